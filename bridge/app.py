@@ -1,0 +1,96 @@
+"""The composition root: builds the app and wires every package together.
+
+It is the one module allowed to import every package (the import-linter contracts exempt it): it
+registers each package's blueprints and CLI commands and puts the widget catalogue on the app, so
+``lti`` reads the widgets at run time instead of importing ``widgets``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+from flask_caching import Cache
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import lti.cli
+import lti.messages
+import lti.sandbox.views
+import lti.views
+from bridge import shell, web
+from bridge import widgets as widget_types
+from bridge.cli import register_setup_hook
+from bridge.db import Database
+from bridge.runtime import EXTENSION_KEY, Runtime
+from bridge.vault import SecretBox
+from config import Settings, load_settings
+from widgets.registry import CATALOGUE
+
+
+def _make_cache(app: Flask, settings: Settings) -> Cache:
+    directory = settings.effective_cache_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    return Cache(
+        app,
+        config={
+            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_DIR": str(directory),
+            "CACHE_THRESHOLD": settings.cache_threshold,
+            "CACHE_DEFAULT_TIMEOUT": 3600,
+        },
+    )
+
+
+def _configure_flask(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        BABEL_DEFAULT_LOCALE="en",
+        JSON_SORT_KEYS=False,
+    )
+    if settings.proxy_fix_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_fix_hops,
+            x_proto=settings.proxy_fix_hops,
+            x_host=settings.proxy_fix_hops,
+            x_port=settings.proxy_fix_hops,
+            x_prefix=settings.proxy_fix_hops,
+        )
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Flask:
+    """Build the application from the environment, a TOML file and ``test_config`` overrides."""
+    settings = load_settings(env=env, overrides=test_config)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app = Flask(__name__)
+    _configure_flask(app, settings)
+    settings.var_path.mkdir(parents=True, exist_ok=True)
+    app.extensions[EXTENSION_KEY] = Runtime(
+        settings=settings,
+        database=Database(settings.effective_database_url),
+        cache=_make_cache(app, settings),
+        box=SecretBox(settings.secret_key),
+    )
+    app.extensions[widget_types.EXTENSION_KEY] = CATALOGUE
+    Babel(app)
+    web.init_web(app)
+    web.register_error_messages(lti.messages.MESSAGES)
+    app.register_blueprint(shell.bp)
+    app.register_blueprint(lti.views.bp)
+    if settings.sandbox:
+        app.register_blueprint(lti.sandbox.views.bp)
+    for command in lti.cli.COMMANDS:
+        app.cli.add_command(command)
+    register_setup_hook(app, lti.cli.setup_hook)
+    return app

@@ -1,0 +1,120 @@
+"""The ``bridge`` command line. Each package contributes its own subcommands through the app
+(``lti`` owns ``platform``, ``deployment``, ``keys`` and ``sandbox``); this module holds the core
+ones: ``db``, ``setup``, ``serve`` and ``config``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from werkzeug.serving import run_simple
+
+from bridge import migrate
+from bridge.runtime import runtime
+from config import ConfigError, describe
+
+SETUP_HOOKS_KEY = "bridge.setup_hooks"
+SECRET_NAMES = {"secret_key"}
+
+
+def _create_app() -> Flask:
+    from bridge.app import create_app  # noqa: PLC0415 - the composition root, loaded on demand
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.secho(str(exc), fg="red", err=True)
+        sys.exit(2)
+
+
+main = FlaskGroup(
+    name="bridge",
+    help="Social Bridge: an LTI 1.3 tool for social learning. Administration commands.",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    database = runtime().database
+    migrate.upgrade(database, revision)
+    click.echo(
+        f"Database at revision {migrate.current_revision(database)} ({_safe_url(database.url)})."
+    )
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the applied and the newest revision."""
+    database = runtime().database
+    click.echo(
+        f"current: {migrate.current_revision(database)}  head: {migrate.head_revision(database)}"
+    )
+
+
+def register_setup_hook(app: Flask, hook: Callable[[], None]) -> None:
+    """Packages add what `bridge setup` must prepare (keys, the sandbox registration, …)."""
+    app.extensions.setdefault(SETUP_HOOKS_KEY, []).append(hook)
+
+
+@main.command("setup")
+def setup() -> None:
+    """Migrate the database and prepare what every package needs. Safe to run again."""
+    database = runtime().database
+    migrate.upgrade(database)
+    click.echo(f"Database ready at revision {migrate.current_revision(database)}.")
+    for hook in current_app.extensions.get(SETUP_HOOKS_KEY, []):
+        hook()
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Bind address (default: the host setting).")
+@click.option("--port", type=int, default=None, help="Port (default: the port setting).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the tool with the built-in threaded server (embedded mode, development and small sites)."""
+    settings = runtime().settings
+    host, port = host or settings.host, port or settings.port
+    base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
+    click.secho(f"Social Bridge is running at {base}", fg="green", bold=True)
+    click.echo(f"  Tool configuration (for LMS admins): {base}/lti/config")
+    if settings.sandbox:
+        sandbox = (settings.sandbox_url or base + "/sandbox").rstrip("/")
+        click.secho(f"  Sandbox LMS: {sandbox}/", fg="cyan", bold=True)
+    click.echo("Press Ctrl+C to stop.")
+    run_simple(
+        host,
+        port,
+        current_app._get_current_object(),
+        threaded=True,
+        use_reloader=False,
+        use_debugger=False,
+    )
+
+
+@main.command("config")
+def show_config() -> None:
+    """Print the effective settings (secrets masked) with what each one does."""
+    settings = runtime().settings
+    for name, doc, _default in describe():
+        value = getattr(settings, name)
+        shown = "********" if name in SECRET_NAMES and value else value
+        click.echo(f"{name} = {shown!r}\n    {doc}")
+
+
+def _safe_url(url: str) -> str:
+    head, sep, tail = url.rpartition("@")
+    return f"{head.split('://')[0]}://***@{tail}" if sep else url

@@ -1,0 +1,57 @@
+"""Single-use nonces: an atomic unique insert in a database table shared by every process.
+
+pylti1p3 checks that a launch's nonce was issued but never consumes it, so an accepted id_token
+could be posted again. The first insert of (issuer, nonce) wins; every later one is a replay. A
+file cache is not used for this: its ``add`` is not atomic and it evicts entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bridge.db import Base, Database, UTCDateTime, utcnow
+
+MIN_RETENTION = timedelta(hours=1)
+PURGE_ONE_IN = 200  # purge expired rows on about one insert in this many
+
+
+class UsedNonce(Base):
+    __tablename__ = "used_nonce"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def _key(issuer: str, nonce: str) -> str:
+    return hashlib.sha256(f"{issuer}\x00{nonce}".encode()).hexdigest()
+
+
+def consume_nonce(database: Database, issuer: str, nonce: str, valid_until: datetime) -> bool:
+    """Record the nonce as used; False if it was used before (a replay).
+
+    Runs in a transaction of its own, committed before the launch goes on, so two processes racing
+    with the same id_token cannot both succeed. Rows are kept past the token's own expiry, after
+    which the token is refused for being expired anyway.
+    """
+    now = utcnow()
+    expires_at = max(valid_until, now) + MIN_RETENTION
+    try:
+        with database.transaction() as session:
+            session.add(UsedNonce(key=_key(issuer, nonce), expires_at=expires_at))
+    except IntegrityError:
+        return False
+    if secrets.randbelow(PURGE_ONE_IN) == 0:
+        purge_expired_nonces(database)
+    return True
+
+
+def purge_expired_nonces(database: Database) -> int:
+    with database.transaction() as session:
+        result = session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
+        return int(getattr(result, "rowcount", 0) or 0)

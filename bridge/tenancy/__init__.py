@@ -1,0 +1,1 @@
+"""Tenancy: organisation > registration > deployment > context > resource link; users and memberships."""

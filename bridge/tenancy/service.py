@@ -1,0 +1,310 @@
+"""Tenancy use cases: registrations and deployments for admins, and the upsert of each launch.
+
+Services receive their database session (and the request scope where there is one); they never
+import Flask.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.db import utcnow
+from bridge.errors import ConflictError, InvalidInputError, NotFoundError
+from bridge.launch import Launch
+from bridge.tenancy.models import (
+    Context,
+    Deployment,
+    DeploymentStatus,
+    Membership,
+    Organisation,
+    Registration,
+    ResourceLink,
+    User,
+)
+from bridge.tenancy.rules import grant_for
+from bridge.tenancy.scope import Scope
+
+SYNTHETIC_CONTEXT_PREFIX = "resource-link:"
+
+
+@dataclass(frozen=True)
+class RegistrationSpec:
+    """What an admin states to register a platform by hand."""
+
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    key_set_url: str
+    auth_token_url: str = ""
+    auth_audience: str = ""
+    name: str = ""
+    deployment_ids: Sequence[str] = ()
+    allowed_origins: Sequence[str] = ()
+    auto_activate_deployments: bool = False
+    organisation: str = ""  # attach to this existing organisation instead of creating one
+
+
+def _get_or_create_organisation(session: Session, spec: RegistrationSpec) -> Organisation:
+    if spec.organisation:
+        organisation = session.scalar(
+            select(Organisation).where(Organisation.name == spec.organisation)
+        )
+        if organisation is None:
+            raise NotFoundError(
+                f"No organisation named {spec.organisation!r}.", code="organisation_not_found"
+            )
+        return organisation
+    name = spec.name or spec.issuer
+    if session.scalar(select(Organisation.id).where(Organisation.name == name)):
+        name = f"{name} ({spec.client_id})"
+    organisation = Organisation(name=name)
+    session.add(organisation)
+    return organisation
+
+
+def add_registration(session: Session, spec: RegistrationSpec) -> Registration:
+    """Register a platform with its deployments (active). Refuses a duplicate (issuer, client_id)."""
+    if find_registration(session, spec.issuer, spec.client_id) is not None:
+        raise ConflictError(
+            f"A registration for issuer {spec.issuer!r} and client_id {spec.client_id!r} exists.",
+            code="registration_exists",
+        )
+    registration = Registration(
+        organisation=_get_or_create_organisation(session, spec),
+        issuer=spec.issuer,
+        client_id=spec.client_id,
+        name=spec.name or spec.issuer,
+        auth_login_url=spec.auth_login_url,
+        auth_token_url=spec.auth_token_url,
+        key_set_url=spec.key_set_url,
+        auth_audience=spec.auth_audience,
+        allowed_origins=list(spec.allowed_origins),
+        auto_activate_deployments=spec.auto_activate_deployments,
+    )
+    session.add(registration)
+    for deployment_id in dict.fromkeys(spec.deployment_ids):
+        session.add(_new_deployment(registration, deployment_id, DeploymentStatus.ACTIVE))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(
+            "The registration conflicts with an existing one.", code="registration_exists"
+        ) from exc
+    return registration
+
+
+def _new_deployment(registration: Registration, deployment_id: str, status: str) -> Deployment:
+    active = status == DeploymentStatus.ACTIVE
+    return Deployment(
+        registration=registration,
+        deployment_id=deployment_id,
+        status=status,
+        activated_at=utcnow() if active else None,
+    )
+
+
+def find_registration(session: Session, issuer: str, client_id: str | None) -> Registration | None:
+    """The registration for (issuer, client_id); without a client_id, the issuer's only one."""
+    query = select(Registration).where(Registration.issuer == issuer)
+    if client_id:
+        return session.scalar(query.where(Registration.client_id == client_id))
+    found = session.scalars(query.limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def count_registrations(session: Session, issuer: str) -> int:
+    return len(session.scalars(select(Registration.id).where(Registration.issuer == issuer)).all())
+
+
+def list_registrations(session: Session) -> list[Registration]:
+    return list(session.scalars(select(Registration).order_by(Registration.created_at)))
+
+
+def get_registration(session: Session, registration_id: uuid.UUID) -> Registration:
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise NotFoundError("No such registration.", code="registration_not_found")
+    return registration
+
+
+def remove_registration(session: Session, registration: Registration) -> None:
+    session.delete(registration)
+    session.flush()
+
+
+def find_deployment(
+    session: Session, registration: Registration, deployment_id: str
+) -> Deployment | None:
+    return session.scalar(
+        select(Deployment).where(
+            Deployment.registration_id == registration.id, Deployment.deployment_id == deployment_id
+        )
+    )
+
+
+def note_deployment(session: Session, registration: Registration, deployment_id: str) -> Deployment:
+    """Return the deployment, recording an unknown one (active only if the registration says so)."""
+    deployment = find_deployment(session, registration, deployment_id)
+    if deployment is None:
+        status = (
+            DeploymentStatus.ACTIVE
+            if registration.auto_activate_deployments
+            else DeploymentStatus.PENDING
+        )
+        deployment = _new_deployment(registration, deployment_id, status)
+        session.add(deployment)
+        session.flush()
+    return deployment
+
+
+def activate_deployment(
+    session: Session, registration: Registration, deployment_id: str
+) -> Deployment:
+    """Activate a pending deployment, or add it active if it is not known yet."""
+    if not deployment_id.strip():
+        raise InvalidInputError("A deployment id is required.", code="deployment_id_required")
+    deployment = note_deployment(session, registration, deployment_id)
+    deployment.status = DeploymentStatus.ACTIVE
+    deployment.activated_at = deployment.activated_at or utcnow()
+    return deployment
+
+
+def _upsert_context(session: Session, deployment: Deployment, launch: Launch) -> Context:
+    ctx = launch.context
+    context_id = ctx.id if ctx else SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
+    context = session.scalar(
+        select(Context).where(
+            Context.deployment_id == deployment.id, Context.context_id == context_id
+        )
+    )
+    if context is None:
+        context = Context(deployment_id=deployment.id, context_id=context_id, synthetic=ctx is None)
+        session.add(context)
+    if ctx is not None:
+        context.title, context.label, context.types = ctx.title, ctx.label, list(ctx.types)
+    if launch.context_history:
+        context.history = list(launch.context_history)
+    context.last_seen_at = utcnow()
+    session.flush()
+    return context
+
+
+def _upsert_resource_link(session: Session, context: Context, launch: Launch) -> ResourceLink:
+    link_claim = launch.resource_link
+    link = session.scalar(
+        select(ResourceLink).where(
+            ResourceLink.context_id == context.id, ResourceLink.resource_link_id == link_claim.id
+        )
+    )
+    if link is None:
+        link = ResourceLink(
+            context_id=context.id, resource_link_id=link_claim.id, widget=launch.widget
+        )
+        session.add(link)
+    link.title, link.description, link.widget = (
+        link_claim.title,
+        link_claim.description,
+        launch.widget,
+    )
+    if launch.resource_link_history:
+        link.history = list(launch.resource_link_history)
+    link.last_seen_at = utcnow()
+    session.flush()
+    return link
+
+
+def _upsert_user(session: Session, launch: Launch) -> User:
+    claim = launch.user
+    user = session.scalar(select(User).where(User.issuer == launch.issuer, User.sub == claim.sub))
+    if user is None:
+        user = User(issuer=launch.issuer, sub=claim.sub)
+        session.add(user)
+    # Platforms send personal data only when their privacy settings allow: keep what was sent.
+    for attribute in ("name", "given_name", "family_name", "email"):
+        value = getattr(claim, attribute)
+        if value:
+            setattr(user, attribute, value)
+    user.last_seen_at = utcnow()
+    session.flush()
+    return user
+
+
+def record_launch(session: Session, deployment: Deployment, launch: Launch) -> Scope:
+    """Upsert the tenancy rows of a validated launch and return the scope it grants."""
+    registration = deployment.registration
+    context = _upsert_context(session, deployment, launch)
+    link = _upsert_resource_link(session, context, launch)
+    user = _upsert_user(session, launch)
+    grant = grant_for(launch.roles)
+    membership = session.scalar(
+        select(Membership).where(Membership.context_id == context.id, Membership.user_id == user.id)
+    )
+    if membership is None:
+        membership = Membership(context_id=context.id, user_id=user.id, access=grant.access.value)
+        session.add(membership)
+    membership.roles, membership.access = list(launch.roles), grant.access.value
+    membership.last_seen_at = utcnow()
+    session.flush()
+    return Scope(
+        organisation_id=registration.organisation_id,
+        registration_id=registration.id,
+        deployment_id=deployment.id,
+        context_id=context.id,
+        resource_link_id=link.id,
+        user_id=user.id,
+        access=grant.access,
+        is_admin=grant.is_admin,
+    )
+
+
+@dataclass(frozen=True)
+class PlacementView:
+    """What the widget shell shows about the current placement."""
+
+    user_name: str
+    user_sub: str
+    context_title: str
+    context_synthetic: bool
+    placement_title: str
+    widget: str
+    access: str
+    roles: tuple[str, ...]
+
+
+def describe_placement(session: Session, scope: Scope) -> PlacementView:
+    """Load the scope's user, course and placement, checking that they still belong together."""
+    row = session.execute(
+        select(User, Context, ResourceLink, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .join(Context, Context.id == Membership.context_id)
+        .join(ResourceLink, ResourceLink.context_id == Context.id)
+        .join(Deployment, Deployment.id == Context.deployment_id)
+        .where(
+            User.id == scope.user_id,
+            Context.id == scope.context_id,
+            ResourceLink.id == scope.resource_link_id,
+            Deployment.id == scope.deployment_id,
+            Deployment.status == DeploymentStatus.ACTIVE,
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("This placement is no longer available.", code="placement_not_found")
+    user, context, link, membership = row
+    return PlacementView(
+        user_name=user.name
+        or " ".join(filter(None, (user.given_name, user.family_name)))
+        or user.email,
+        user_sub=user.sub,
+        context_title=context.title or context.label,
+        context_synthetic=context.synthetic,
+        placement_title=link.title,
+        widget=link.widget,
+        access=scope.access.value,
+        roles=tuple(membership.roles),
+    )

@@ -1,0 +1,44 @@
+"""The widget catalogue type. ``widgets/registry.py`` fills it and the app factory puts it on the
+app, so ``bridge`` and ``lti`` read the widgets at run time without importing ``widgets/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from flask import Blueprint, current_app
+
+EXTENSION_KEY = "bridge.widgets"
+
+
+@dataclass(frozen=True)
+class WidgetSpec:
+    name: str
+    title: str
+    description: str
+    blueprint: Blueprint | None = None
+    events: tuple[str, ...] = ()
+    criteria: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WidgetCatalogue:
+    widgets: Sequence[WidgetSpec]
+    default: str = field(default="discussion")
+
+    def __post_init__(self) -> None:
+        if self.default not in self.names():
+            raise ValueError(f"default widget {self.default!r} is not in the catalogue")
+
+    def __iter__(self) -> Iterator[WidgetSpec]:
+        return iter(self.widgets)
+
+    def names(self) -> list[str]:
+        return [widget.name for widget in self.widgets]
+
+    def get(self, name: str) -> WidgetSpec | None:
+        return next((widget for widget in self.widgets if widget.name == name), None)
+
+
+def current_catalogue() -> WidgetCatalogue:
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,98 @@
+"""LTI 1.3 claim names and the required-claim checks (LTI 1.3 §5.3 "Required message claims").
+
+Each missing or malformed claim gets its own code, so the error page and the logs say exactly what
+the platform sent wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.errors import LaunchError
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+MESSAGE_TYPE = LTI + "message_type"
+VERSION = LTI + "version"
+DEPLOYMENT_ID = LTI + "deployment_id"
+TARGET_LINK_URI = LTI + "target_link_uri"
+RESOURCE_LINK = LTI + "resource_link"
+ROLES = LTI + "roles"
+CONTEXT = LTI + "context"
+CUSTOM = LTI + "custom"
+LAUNCH_PRESENTATION = LTI + "launch_presentation"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+
+LTI_VERSION = "1.3.0"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+SUPPORTED_MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST})
+
+
+def _missing(claim: str) -> LaunchError:
+    return LaunchError(
+        f"The {claim} claim is missing.", code="missing_claim", details={"claim": claim}
+    )
+
+
+def _invalid(claim: str) -> LaunchError:
+    return LaunchError(
+        f"The {claim} claim is not valid.", code="invalid_claim", details={"claim": claim}
+    )
+
+
+def _non_empty_str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _check_message(body: dict[str, Any]) -> None:
+    message_type, version = body.get(MESSAGE_TYPE), body.get(VERSION)
+    if message_type is None and version is None:
+        raise LaunchError("The token is not an LTI message.", code="not_lti_message")
+    if not message_type:
+        raise _missing("message_type")
+    if not version:
+        raise _missing("version")
+    if version != LTI_VERSION:
+        raise LaunchError(
+            f"LTI version {version!r} is not supported; {LTI_VERSION} is.",
+            code="wrong_lti_version",
+            details={"version": str(version)},
+        )
+    if message_type not in SUPPORTED_MESSAGE_TYPES:
+        raise LaunchError(
+            f"Message type {message_type!r} is not supported here.",
+            code="unsupported_message_type",
+            details={"message_type": str(message_type)},
+        )
+
+
+def _check_identity(body: dict[str, Any]) -> None:
+    if not _non_empty_str(body.get("sub")):
+        raise _missing("sub")
+    roles = body.get(ROLES)
+    if roles is None:
+        raise _missing("roles")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise _invalid("roles")
+
+
+def _check_placement(body: dict[str, Any]) -> None:
+    link = body.get(RESOURCE_LINK)
+    if link is None:
+        raise _missing("resource_link")
+    if not isinstance(link, dict) or not _non_empty_str(link.get("id")):
+        raise _missing("resource_link.id")
+    context = body.get(CONTEXT)
+    if context is not None and (
+        not isinstance(context, dict) or not _non_empty_str(context.get("id"))
+    ):
+        raise _invalid("context")
+    if not isinstance(body.get(CUSTOM, {}), dict):
+        raise _invalid("custom")
+
+
+def check_required(body: dict[str, Any]) -> None:
+    """Raise a LaunchError naming the first required claim that is missing or malformed."""
+    _check_message(body)
+    _check_identity(body)
+    _check_placement(body)

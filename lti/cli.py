@@ -1,0 +1,271 @@
+"""``bridge platform|deployment|keys|sandbox``: manual registration and the tool's keys."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+from flask.cli import AppGroup
+
+from bridge.errors import BridgeError, NotFoundError
+from bridge.runtime import runtime
+from bridge.tenancy import service as tenancy
+from bridge.tenancy.models import Registration
+from lti import keys as tool_keys
+from lti.tool_document import tool_urls
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def cli_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Show a BridgeError as a one-line error (exit 1) instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except BridgeError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper
+
+
+def _tool_base() -> str:
+    settings = runtime().settings
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def _describe(registration: Registration) -> dict[str, object]:
+    return {
+        "id": str(registration.id),
+        "name": registration.name,
+        "organisation": registration.organisation.name,
+        "issuer": registration.issuer,
+        "client_id": registration.client_id,
+        "auth_login_url": registration.auth_login_url,
+        "auth_token_url": registration.auth_token_url,
+        "key_set_url": registration.key_set_url,
+        "allowed_origins": registration.allowed_origins,
+        "auto_activate_deployments": registration.auto_activate_deployments,
+        "deployments": [
+            {"deployment_id": d.deployment_id, "status": d.status} for d in registration.deployments
+        ],
+    }
+
+
+def _find(session: object, issuer: str, client_id: str | None) -> Registration:
+    registration = tenancy.find_registration(session, issuer, client_id)  # type: ignore[arg-type]
+    if registration is None:
+        hint = "" if client_id else " (if the issuer has several registrations, pass --client-id)"
+        raise NotFoundError(f"No registration for issuer {issuer!r}{hint}.")
+    return registration
+
+
+platform = AppGroup("platform", help="Register LMS platforms by hand (LTI 1.3).")
+deployment = AppGroup("deployment", help="Deployments of a registered platform.")
+keys = AppGroup("keys", help="The tool's signing keys (published at /.well-known/jwks.json).")
+sandbox = AppGroup("sandbox", help="The built-in sandbox LMS (BRIDGE_SANDBOX=1).")
+
+
+@platform.command("add")
+@click.option(
+    "--issuer", required=True, help="The platform's issuer (iss), e.g. https://moodle.example.edu."
+)
+@click.option("--client-id", required=True, help="The client id the platform gave the tool.")
+@click.option(
+    "--auth-login-url", required=True, help="The platform's OIDC authentication endpoint."
+)
+@click.option(
+    "--key-set-url", "--jwks-url", required=True, help="The platform's public keyset URL."
+)
+@click.option(
+    "--auth-token-url", default="", help="The platform's OAuth2 token endpoint (AGS, NRPS)."
+)
+@click.option(
+    "--audience", default="", help="Token audience if not the token URL (Brightspace, Blackboard)."
+)
+@click.option(
+    "--deployment-id", "deployment_ids", multiple=True, help="A deployment id (repeatable)."
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="An origin allowed to frame the tool, e.g. https://school.instructure.com (repeatable).",
+)
+@click.option(
+    "--auto-activate-deployments",
+    is_flag=True,
+    help="Activate unknown deployments at first launch.",
+)
+@click.option(
+    "--organisation", default="", help="Attach to this existing organisation instead of a new one."
+)
+@click.option("--name", default="", help="A label for admins, e.g. 'Moodle production'.")
+@cli_errors
+def platform_add(**options: object) -> None:
+    """Register a platform; prints the tool URLs to enter in the LMS."""
+    for origin in options["allowed_origins"]:  # type: ignore[attr-defined]
+        if not str(origin).startswith(("https://", "http://")) or str(origin).count("/") > 2:
+            raise click.BadParameter(
+                f"{origin!r} is not an origin like https://lms.example.edu",
+                param_hint="--allowed-origin",
+            )
+    spec = tenancy.RegistrationSpec(
+        issuer=str(options["issuer"]),
+        client_id=str(options["client_id"]),
+        auth_login_url=str(options["auth_login_url"]),
+        key_set_url=str(options["key_set_url"]),
+        auth_token_url=str(options["auth_token_url"]),
+        auth_audience=str(options["audience"]),
+        name=str(options["name"]),
+        deployment_ids=tuple(options["deployment_ids"]),  # type: ignore[arg-type]
+        allowed_origins=tuple(options["allowed_origins"]),  # type: ignore[arg-type]
+        auto_activate_deployments=bool(options["auto_activate_deployments"]),
+        organisation=str(options["organisation"]),
+    )
+    with runtime().database.transaction() as session:
+        registration = tenancy.add_registration(session, spec)
+        click.secho(
+            f"Registered {registration.issuer} (client_id {registration.client_id}).", fg="green"
+        )
+        click.echo(json.dumps(_describe(registration), indent=2))
+    _print_tool_urls()
+
+
+def _print_tool_urls() -> None:
+    urls = tool_urls(_tool_base())
+    click.echo("\nEnter these in the LMS's tool settings:")
+    click.echo(f"  Login (initiation) URL:  {urls['login']}")
+    click.echo(f"  Redirect / launch URL:   {urls['launch']}")
+    click.echo(f"  Public keyset (JWKS):    {urls['jwks']}")
+    click.echo(f"  Full configuration JSON: {urls['config']}")
+
+
+@platform.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def platform_list(as_json: bool) -> None:
+    """List registrations."""
+    with runtime().database.transaction() as session:
+        rows = [_describe(r) for r in tenancy.list_registrations(session)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No platforms registered yet. Add one with `bridge platform add --help`.")
+    for row in rows:
+        deployments = (
+            ", ".join(f"{d['deployment_id']} ({d['status']})" for d in row["deployments"]) or "none"
+        )  # type: ignore[attr-defined]
+        click.echo(
+            f"{row['issuer']}  client_id={row['client_id']}  org={row['organisation']}  deployments: {deployments}"
+        )
+
+
+@platform.command("show")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None)
+@cli_errors
+def platform_show(issuer: str, client_id: str | None) -> None:
+    """Show one registration as JSON."""
+    with runtime().database.transaction() as session:
+        click.echo(json.dumps(_describe(_find(session, issuer, client_id)), indent=2))
+
+
+@platform.command("remove")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@cli_errors
+def platform_remove(issuer: str, client_id: str | None, yes: bool) -> None:
+    """Remove a registration and its deployments (launches from it stop working)."""
+    with runtime().database.transaction() as session:
+        registration = _find(session, issuer, client_id)
+        if not yes:
+            click.confirm(
+                f"Remove {registration.issuer} (client_id {registration.client_id}) and its deployments?",
+                abort=True,
+            )
+        tenancy.remove_registration(session, registration)
+    click.secho("Removed.", fg="green")
+
+
+@deployment.command("activate")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None)
+@click.option("--deployment-id", required=True)
+@cli_errors
+def deployment_activate(issuer: str, client_id: str | None, deployment_id: str) -> None:
+    """Activate a pending deployment (or add it active)."""
+    with runtime().database.transaction() as session:
+        found = tenancy.activate_deployment(
+            session, _find(session, issuer, client_id), deployment_id
+        )
+        click.secho(f"Deployment {found.deployment_id} is active.", fg="green")
+
+
+@deployment.command("list")
+@click.option("--pending", is_flag=True, help="Only deployments waiting for activation.")
+def deployment_list(pending: bool) -> None:
+    """List deployments of every registration."""
+    with runtime().database.transaction() as session:
+        for registration in tenancy.list_registrations(session):
+            for found in registration.deployments:
+                if not pending or not found.is_active:
+                    click.echo(
+                        f"{registration.issuer}  client_id={registration.client_id}  "
+                        f"deployment_id={found.deployment_id}  {found.status}"
+                    )
+
+
+@keys.command("ensure")
+def keys_ensure() -> None:
+    """Create the tool's signing key if there is none."""
+    ensure_signing_key()
+
+
+def ensure_signing_key() -> None:
+    rt = runtime()
+    with rt.database.transaction() as session:
+        key = tool_keys.ensure_key(session, rt.box)
+        click.echo(f"Signing key: kid {key.kid}")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List the tool's keys."""
+    with runtime().database.transaction() as session:
+        for key in tool_keys.active_keys(session):
+            click.echo(f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  active")
+
+
+@sandbox.command("register")
+def sandbox_register() -> None:
+    """Register the sandbox LMS as a platform (idempotent; follows URL changes)."""
+    register_sandbox()
+
+
+def register_sandbox() -> None:
+    from lti.sandbox.platform import SandboxSite, register  # noqa: PLC0415 - sandbox only when used
+
+    rt = runtime()
+    site = SandboxSite.build(rt.settings, _tool_base())
+    with rt.database.transaction() as session:
+        registration = register(session, rt.box, site)
+        click.echo(
+            f"Sandbox LMS registered: issuer {registration.issuer}, client_id {registration.client_id}."
+        )
+
+
+def setup_hook() -> None:
+    """What `bridge setup` prepares for LTI: the signing key, and the sandbox when it is enabled."""
+    ensure_signing_key()
+    if runtime().settings.sandbox:
+        register_sandbox()
+
+
+COMMANDS = (platform, deployment, keys, sandbox)

@@ -1,0 +1,1 @@
+"""Widgets: one subpackage per widget; each emits events and never imports lti/ or connectors/."""
