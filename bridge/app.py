@@ -20,6 +20,7 @@ import lti.cli
 import lti.messages
 import lti.sandbox.views
 import lti.views
+from bridge import cli as bridge_cli
 from bridge import shell, web
 from bridge import widgets as widget_types
 from bridge.cli import register_setup_hook
@@ -90,7 +91,7 @@ def create_app(
     app.register_blueprint(lti.views.bp)
     if settings.sandbox:
         app.register_blueprint(lti.sandbox.views.bp)
-    for command in lti.cli.COMMANDS:
+    for command in (*bridge_cli.COMMANDS, *lti.cli.COMMANDS):
         app.cli.add_command(command)
     register_setup_hook(app, lti.cli.setup_hook)
     return app

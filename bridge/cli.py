@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from werkzeug.serving import run_simple
 
 from bridge import migrate
@@ -41,9 +41,7 @@ main = FlaskGroup(
 )
 
 
-@main.group()
-def db() -> None:
-    """Database schema migrations."""
+db = AppGroup("db", help="Database schema migrations.")
 
 
 @db.command("upgrade")
@@ -71,7 +69,8 @@ def register_setup_hook(app: Flask, hook: Callable[[], None]) -> None:
     app.extensions.setdefault(SETUP_HOOKS_KEY, []).append(hook)
 
 
-@main.command("setup")
+@click.command("setup")
+@with_appcontext
 def setup() -> None:
     """Migrate the database and prepare what every package needs. Safe to run again."""
     database = runtime().database
@@ -81,7 +80,8 @@ def setup() -> None:
         hook()
 
 
-@main.command("serve")
+@click.command("serve")
+@with_appcontext
 @click.option("--host", default=None, help="Bind address (default: the host setting).")
 @click.option("--port", type=int, default=None, help="Port (default: the port setting).")
 def serve(host: str | None, port: int | None) -> None:
@@ -105,7 +105,8 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-@main.command("config")
+@click.command("config")
+@with_appcontext
 def show_config() -> None:
     """Print the effective settings (secrets masked) with what each one does."""
     settings = runtime().settings
@@ -118,3 +119,6 @@ def show_config() -> None:
 def _safe_url(url: str) -> str:
     head, sep, tail = url.rpartition("@")
     return f"{head.split('://')[0]}://***@{tail}" if sep else url
+
+
+COMMANDS = (db, setup, serve, show_config)

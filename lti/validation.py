@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 KEY_SET_TTL_SECONDS = 3600
-KEY_SET_REFETCH_AFTER_SECONDS = 10
+UNKNOWN_KID_REFETCH_SECONDS = 300
 USER_AGENT = "SocialBridge/0.1 (+LTI 1.3 tool)"
 _LIBRARY_ERRORS = (
     LtiException,
@@ -99,10 +99,19 @@ class KeySetFetcher:
                     ) from exc
         return None
 
+    def _first_miss(self, url: str, kid: str) -> bool:
+        """True once per (key set, kid) in a while: a rotated key triggers one refetch, not a flood."""
+        marker = "platform-jwks-miss:" + hashlib.sha256(f"{url}\x00{kid}".encode()).hexdigest()
+        if self._cache.get(marker):
+            return False
+        self._cache.set(marker, 1, timeout=UNKNOWN_KID_REFETCH_SECONDS)
+        return True
+
     def public_key(self, url: str, kid: str, alg: str) -> str:
-        entry = self._cache.get(self._cache_key(url)) or self._fetch(url)
+        cached = self._cache.get(self._cache_key(url))
+        entry = cached or self._fetch(url)
         pem = self._match(entry["key_set"], kid, alg)
-        if pem is None and time.time() - entry["fetched_at"] > KEY_SET_REFETCH_AFTER_SECONDS:
+        if pem is None and cached is not None and self._first_miss(url, kid):
             pem = self._match(self._fetch(url)["key_set"], kid, alg)
         if pem is None:
             raise LaunchError(

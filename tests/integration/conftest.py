@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from tests.support import LiveServer, truncate_all
+
+
+@pytest.fixture
+def live(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The tool with its sandbox LMS on a real local HTTP server, set up as `make run` does."""
+    server = LiveServer(database_url, tmp_path / "var", sandbox=True)
+    database = server.app.extensions["bridge.runtime"].database
+    if not database.is_sqlite:
+        truncate_all(database)
+    result = server.app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def app(live: LiveServer) -> Flask:
+    return live.app
+
+
+@pytest.fixture
+def browser() -> requests.Session:
+    return requests.Session()
+
+
+def sandbox_launch(
+    browser: requests.Session, live: LiveServer, course: str, user: str, widget: str
+) -> tuple[int, str]:
+    """Drive the sandbox LMS like a browser: course page, iframe login, platform auth, launch."""
+    page = browser.get(
+        f"{live.base_url}/sandbox/launch",
+        params={"course": course, "user": user, "widget": widget},
+        timeout=10,
+    )
+    assert page.status_code == 200, page.text
+    src = html.unescape(re.search(r'src="([^"]*/lti/login[^"]*)"', page.text).group(1))
+    auth = browser.get(src, timeout=10)  # the login redirects to the sandbox's auth endpoint
+    assert auth.status_code == 200 and "/sandbox/auth" in auth.url, auth.text
+    fields = dict(re.findall(r'name="(id_token|state)" value="([^"]+)"', auth.text))
+    action = html.unescape(re.search(r'action="([^"]+)"', auth.text).group(1))
+    response = browser.post(action, data=fields, timeout=10)
+    return response.status_code, response.text
+
+
+def session_token(text: str) -> str:
+    return re.search(r'name="bridge-session" content="([^"]+)"', text).group(1)
