@@ -48,6 +48,7 @@ def _describe(registration: Registration) -> dict[str, object]:
         "client_id": registration.client_id,
         "auth_login_url": registration.auth_login_url,
         "auth_token_url": registration.auth_token_url,
+        "auth_audience": registration.auth_audience,
         "key_set_url": registration.key_set_url,
         "allowed_origins": registration.allowed_origins,
         "auto_activate_deployments": registration.auto_activate_deployments,

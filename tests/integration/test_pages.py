@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 
 def test_jwks_publishes_the_tool_key_when_set_up(client, browser, live):
     keys = client.get("/.well-known/jwks.json").get_json()["keys"]
@@ -70,3 +72,9 @@ def test_request_id_is_echoed_when_sane_and_replaced_when_not(client):
         client.get("/lti/config", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"]
         != "<script>"
     )
+
+
+def test_logo_advertised_in_the_configuration_is_served(client):
+    logo = client.get("/lti/config").get_json()["logo_uri"]
+    response = client.get(urlsplit(logo).path)
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
