@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import Response, g, request
 
-from bridge.errors import ForbiddenError, UnauthorizedError
+from bridge.errors import UnauthorizedError
 from bridge.runtime import runtime
 from bridge.sessions import VerifiedSession
 from bridge.tenancy.scope import Scope
@@ -55,8 +55,3 @@ def renew_session_header(response: Response) -> Response:
     if verified is not None and response.status_code < 400 and tokens.needs_renewal(verified):
         response.headers[RENEW_HEADER] = tokens.issue(verified.scope)
     return response
-
-
-def require_moderator(scope: Scope) -> None:
-    if not scope.access.can_moderate:
-        raise ForbiddenError("Only moderators may do this.", code="moderator_required")

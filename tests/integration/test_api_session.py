@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -91,14 +92,17 @@ def test_token_is_refused_when_its_deployment_is_no_longer_active(client, token,
     )
 
 
-def test_renewed_token_is_handed_back_when_the_session_is_old(client, token, app):
-    with app.app_context():
-        tokens = runtime().session_tokens()
-        verified = tokens.verify(token)
-    assert not tokens.needs_renewal(verified)
-    assert tokens.needs_renewal(verified, renew_after_seconds=-1)
-    response = client.get("/api/v1/session", headers=bearer(token))
-    assert "X-Bridge-Session" not in response.headers
+def test_renewed_token_is_handed_back_when_the_session_is_old(client, token, monkeypatch):
+    fresh = client.get("/api/v1/session", headers=bearer(token))
+    assert "X-Bridge-Session" not in fresh.headers
+    later = time.time() + 15 * 60
+    time.sleep(1.1)  # token timestamps have one-second resolution
+    monkeypatch.setattr("bridge.sessions.time", SimpleNamespace(time=lambda: later))
+    old = client.get("/api/v1/session", headers=bearer(token))
+    renewed = old.headers["X-Bridge-Session"]
+    assert renewed != token
+    monkeypatch.undo()
+    assert client.get("/api/v1/session", headers=bearer(renewed)).status_code == 200
 
 
 def test_unknown_api_path_is_a_json_404(client):
