@@ -87,6 +87,12 @@ def setup() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the tool with the built-in threaded server (embedded mode, development and small sites)."""
     settings = runtime().settings
+    database = runtime().database
+    current, head = migrate.current_revision(database), migrate.head_revision(database)
+    if current != head:
+        raise click.ClickException(
+            f"The database is at revision {current or 'none'}, the code needs {head}: run `bridge setup` first."
+        )
     host, port = host or settings.host, port or settings.port
     base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
     click.secho(f"Social Bridge is running at {base}", fg="green", bold=True)

@@ -144,3 +144,12 @@ def test_config_command_masks_the_secret(runner):
         "secret_key = '********'" in output
         and "public_url = 'https://bridge.example.edu'" in output
     )
+
+
+def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path):
+    from tests.support import make_app  # noqa: PLC0415
+
+    empty = make_app(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var")
+    result = empty.test_cli_runner().invoke(args=["serve", "--port", "5999"])
+    assert result.exit_code == 1
+    assert "run `bridge setup` first" in result.output
