@@ -14,6 +14,7 @@ from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Registration
 from bridge.urls import origin_of
 from bridge.vault import SecretBox, get_or_create_secret
+from bridge.widgets import WidgetSpec
 from config import Settings
 from lti import claims
 from lti.keys import generate_rsa_pem, public_jwk_of
@@ -90,9 +91,14 @@ def resource_link_id(course: SandboxCourse | None, widget: str) -> str:
 
 
 def id_token_claims(
-    site: SandboxSite, user: SandboxUser, course: SandboxCourse | None, widget: str, nonce: str
+    site: SandboxSite,
+    user: SandboxUser,
+    course: SandboxCourse | None,
+    widget: WidgetSpec,
+    nonce: str,
 ) -> dict[str, Any]:
     now = int(time.time())
+    placement_title = f"{course.label} {widget.title}" if course else f"{widget.title} (no course)"
     body: dict[str, Any] = {
         "iss": site.issuer,
         "aud": CLIENT_ID,
@@ -109,10 +115,10 @@ def id_token_claims(
         claims.MESSAGE_TYPE: claims.RESOURCE_LINK_REQUEST,
         claims.VERSION: claims.LTI_VERSION,
         claims.DEPLOYMENT_ID: DEPLOYMENT_ID,
-        claims.TARGET_LINK_URI: f"{site.tool_launch_url}?widget={widget}",
+        claims.TARGET_LINK_URI: f"{site.tool_launch_url}?widget={widget.name}",
         claims.RESOURCE_LINK: {
-            "id": resource_link_id(course, widget),
-            "title": f"{widget.title()} (sandbox)",
+            "id": resource_link_id(course, widget.name),
+            "title": placement_title,
         },
         claims.ROLES: list(user.roles),
         claims.LAUNCH_PRESENTATION: {

@@ -122,8 +122,11 @@ def auth() -> str:
     here = site()
     set_frame_ancestors([origin_of(here.sandbox_url)])
     person, hint = _check_auth_request(here)
+    widget = current_catalogue().get(hint["widget"])
+    if widget is None:
+        raise _auth_error("lti_message_hint names an unknown widget.")
     body = platform.id_token_claims(
-        here, person, fixtures.course(hint["course"]), hint["widget"], request.values["nonce"]
+        here, person, fixtures.course(hint["course"]), widget, request.values["nonce"]
     )
     id_token = platform.sign(platform.platform_key(db(), runtime().box), body)
     allow_form_action(origin_of(here.tool_url))
