@@ -19,7 +19,7 @@ from bridge.tenancy import service as tenancy
 from bridge.web import set_frame_ancestors
 from lti.storage import BridgeCookieService, launch_data_storage
 from lti.tool_config import DatabaseToolConf
-from lti.validation import _LIBRARY_ERRORS
+from lti.validation import LIBRARY_ERRORS
 
 STATE_LIFETIME_SECONDS = 10 * 60
 
@@ -77,5 +77,5 @@ class BridgeOIDCLogin(FlaskOIDCLogin):
             return self.redirect(launch_url)
         except LaunchError:
             raise
-        except _LIBRARY_ERRORS as exc:
+        except LIBRARY_ERRORS as exc:
             raise LaunchError(str(exc), code="invalid_login", details={"reason": str(exc)}) from exc

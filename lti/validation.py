@@ -42,7 +42,7 @@ ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
 KEY_SET_TTL_SECONDS = 3600
 UNKNOWN_KID_REFETCH_SECONDS = 300
 USER_AGENT = "SocialBridge/0.1 (+LTI 1.3 tool)"
-_LIBRARY_ERRORS = (
+LIBRARY_ERRORS = (
     LtiException,
     OIDCException,
     ToolConfException,
@@ -299,7 +299,7 @@ def _run_step(step: Callable[[], Any], code: str) -> None:
         step()
     except LaunchError:
         raise
-    except _LIBRARY_ERRORS as exc:
+    except LIBRARY_ERRORS as exc:
         log.info("launch refused at %s: %s", code, exc)
         raise LaunchError(str(exc) or code, code=code, details={"reason": str(exc)}) from exc
 
@@ -326,6 +326,6 @@ def validate_launch(database: Database, keys: KeySetFetcher, leeway: int) -> Bri
     """Validate the launch request in flight; every failure is a LaunchError."""
     try:
         message = BridgeMessageLaunch(database, keys, leeway)
-    except _LIBRARY_ERRORS as exc:  # e.g. the session cookie pylti1p3 wants over HTTPS is missing
+    except LIBRARY_ERRORS as exc:  # e.g. the session cookie pylti1p3 wants over HTTPS is missing
         raise LaunchError(str(exc), code="invalid_state", details={"reason": str(exc)}) from exc
     return message.validate()
