@@ -131,4 +131,8 @@ MESSAGES = {
         _l("The login asks to continue to an address outside this tool."),
     ),
     "invalid_login": (_l("Login request not valid"), _l("The login request is not valid.")),
+    "launch_expired": (
+        TITLE,
+        _l("The launch took too long to complete. Reopen the activity from your course."),
+    ),
 }

@@ -9,14 +9,18 @@ issued to this browser.
 
 from __future__ import annotations
 
-from flask import Response
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Response, make_response, render_template
 from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest
 from pylti1p3.registration import Registration as LtiRegistration
 
 from bridge.db import Database
 from bridge.errors import LaunchError
 from bridge.tenancy import service as tenancy
+from bridge.urls import origin_of
 from bridge.web import set_frame_ancestors
+from lti.platform_storage import NONCE_KEY_PREFIX, STATE_KEY_PREFIX, StorageTarget
 from lti.storage import BridgeCookieService, launch_data_storage
 from lti.tool_config import DatabaseToolConf
 from lti.validation import LIBRARY_ERRORS
@@ -49,6 +53,10 @@ class BridgeOIDCLogin(FlaskOIDCLogin):
         set_frame_ancestors(
             self._conf.registration.allowed_origins if self._conf.registration else []
         )
+        storage_frame = self._get_request_param("lti_storage_target")
+        if storage_frame and self._conf.registration:
+            target = StorageTarget(storage_frame, origin_of(self._conf.registration.auth_login_url))
+            self._state_params = {**self._state_params, "storage": target.as_params()}
         return registration
 
     def _raise_unknown(self, issuer: str, client_id: str | None) -> None:
@@ -73,9 +81,31 @@ class BridgeOIDCLogin(FlaskOIDCLogin):
         return nonce
 
     def start(self, launch_url: str) -> Response:
+        """Answer the login: a redirect to the platform, or the platform-storage page first."""
         try:
-            return self.redirect(launch_url)
+            if not self._get_request_param("lti_storage_target"):
+                return self.redirect(launch_url)
+            return self._storage_page(self.get_redirect_object(launch_url).get_redirect_url())
         except LaunchError:
             raise
         except LIBRARY_ERRORS as exc:
             raise LaunchError(str(exc), code="invalid_login", details={"reason": str(exc)}) from exc
+
+    def _storage_page(self, auth_url: str) -> Response:
+        """Store state and nonce in the platform's frame, then continue to its auth endpoint."""
+        query = parse_qs(urlsplit(auth_url).query)
+        target = StorageTarget.from_params(self._state_params.get("storage"))
+        assert target is not None  # noqa: S101 - set by validate_oidc_login for this request
+        response = make_response(
+            render_template(
+                "lti/storage_login.html",
+                auth_url=auth_url,
+                target=target,
+                state_key=STATE_KEY_PREFIX + query["state"][0],
+                state=query["state"][0],
+                nonce_key=NONCE_KEY_PREFIX + query["nonce"][0],
+                nonce=query["nonce"][0],
+            )
+        )
+        self._cookie_service.update_response(response)  # cookies still help where they are allowed
+        return response

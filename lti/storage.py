@@ -39,5 +39,19 @@ class BridgeCookieService(FlaskCookieService):
             response.set_cookie(**options)
 
 
+class SharedCacheDataStorage(FlaskCacheDataStorage):
+    """pylti1p3's cache storage without its ``lti1p3-session-id`` cookie.
+
+    Over HTTPS the library prefixes every key with a per-browser session id kept in a cookie, and
+    refuses the launch when that cookie is missing, which is exactly what happens in a frame whose
+    cookies the browser blocks. The binding to the browser comes from the state instead: the state
+    cookie, or the platform's storage (``lti_storage_target``, see ``lti.platform_storage``). Keys
+    are random (state, nonce, launch id), so sharing one namespace leaks nothing.
+    """
+
+    def get_session_cookie_name(self) -> None:
+        return None
+
+
 def launch_data_storage() -> FlaskCacheDataStorage:
-    return FlaskCacheDataStorage(runtime().cache)
+    return SharedCacheDataStorage(runtime().cache)

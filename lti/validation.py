@@ -33,6 +33,7 @@ from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Deployment, Registration
 from bridge.web import set_frame_ancestors
 from lti import claims
+from lti.platform_storage import StorageCheckNeeded, StorageTarget
 from lti.storage import LAUNCH_DATA_LIFETIME_SECONDS, BridgeCookieService, launch_data_storage
 from lti.tool_config import DatabaseToolConf
 
@@ -123,8 +124,17 @@ class KeySetFetcher:
 
 
 class BridgeMessageLaunch(FlaskMessageLaunch):
-    def __init__(self, database: Database, keys: KeySetFetcher, leeway: int) -> None:
-        request = FlaskRequest()
+    def __init__(
+        self,
+        database: Database,
+        keys: KeySetFetcher,
+        leeway: int,
+        *,
+        request_data: dict[str, str] | None = None,
+        verified_state: str | None = None,
+    ) -> None:
+        request = FlaskRequest(request_data=request_data) if request_data else FlaskRequest()
+        self._verified_state = verified_state
         super().__init__(
             request,
             DatabaseToolConf(database),
@@ -176,12 +186,18 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
             raise LaunchError("The launch has no state parameter.", code="missing_state")
         if not self._get_request_param("id_token"):
             raise LaunchError("The launch has no id_token.", code="missing_id_token")
+        if self._verified_state is not None and hmac.compare_digest(self._verified_state, state):
+            return self  # read back from the platform's storage by this browser
         cookie = self._cookie_service.get_cookie(state)
-        if not cookie or not hmac.compare_digest(cookie, state):
-            raise LaunchError(
-                "The state does not match this browser's login.", code="invalid_state"
-            )
-        return self
+        if cookie and hmac.compare_digest(cookie, state):
+            return self
+        params = self._session_service.get_state_params(state)
+        target = (
+            StorageTarget.from_params(params.get("storage")) if isinstance(params, dict) else None
+        )
+        if target is not None and self._verified_state is None:
+            raise StorageCheckNeeded(target, state, str(params.get("nonce", "")))
+        raise LaunchError("The state does not match this browser's login.", code="invalid_state")
 
     def validate_jwt_format(self) -> BridgeMessageLaunch:
         super().validate_jwt_format()
@@ -322,10 +338,16 @@ def _token_error(exc: jwt.InvalidTokenError) -> LaunchError:
     return LaunchError(str(exc), code=code, details=details)
 
 
-def validate_launch(database: Database, keys: KeySetFetcher, leeway: int) -> BridgeMessageLaunch:
-    """Validate the launch request in flight; every failure is a LaunchError."""
+def validate_launch(
+    database: Database, keys: KeySetFetcher, leeway: int, **options: Any
+) -> BridgeMessageLaunch:
+    """Validate the launch request in flight; every failure is a LaunchError.
+
+    ``options`` (``request_data``, ``verified_state``) complete a launch whose state was read back
+    from the platform's storage (see ``lti.platform_storage``).
+    """
     try:
-        message = BridgeMessageLaunch(database, keys, leeway)
+        message = BridgeMessageLaunch(database, keys, leeway, **options)
     except LIBRARY_ERRORS as exc:  # e.g. the session cookie pylti1p3 wants over HTTPS is missing
         raise LaunchError(str(exc), code="invalid_state", details={"reason": str(exc)}) from exc
     return message.validate()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+import hmac
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from bridge.errors import LaunchError
-from bridge.runtime import runtime
+from bridge.runtime import Runtime, runtime
 from bridge.shell import render_shell
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Deployment
@@ -15,11 +17,20 @@ from bridge.widgets import current_catalogue
 from lti import keys
 from lti.launch import build_launch
 from lti.oidc import BridgeOIDCLogin
+from lti.platform_storage import (
+    NONCE_KEY_PREFIX,
+    STATE_KEY_PREFIX,
+    PendingLaunch,
+    StorageCheckNeeded,
+    park_launch,
+    take_launch,
+)
 from lti.tool_document import tool_configuration
-from lti.validation import KeySetFetcher, validate_launch
+from lti.validation import BridgeMessageLaunch, KeySetFetcher, validate_launch
 
-bp = Blueprint("lti", __name__)
+bp = Blueprint("lti", __name__, template_folder="templates")
 LAUNCH_PATH = "/lti/launch"
+COMPLETE_PATH = "/lti/launch/complete"
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
@@ -35,15 +46,56 @@ def login() -> Response:
     return BridgeOIDCLogin(runtime().database).start(tool_url(LAUNCH_PATH))
 
 
+def _key_sets(rt: Runtime) -> KeySetFetcher:
+    return KeySetFetcher(rt.cache, rt.settings.http_timeout_seconds)
+
+
 @bp.post(LAUNCH_PATH)
 def launch() -> str:
     """The id_token arrives here: validate it, record the tenancy, open the widget."""
     rt = runtime()
+    try:
+        message = validate_launch(rt.database, _key_sets(rt), rt.settings.launch_leeway_seconds)
+    except StorageCheckNeeded as needed:
+        return _read_platform_storage(rt, needed)
+    return _open_widget(rt, message)
+
+
+@bp.post(COMPLETE_PATH)
+def complete_launch() -> str:
+    """Second half of a cookieless launch: the page read state and nonce from platform storage."""
+    rt = runtime()
+    pending = take_launch(rt.cache, request.form.get("launch_id", ""))
+    if pending is None:
+        raise LaunchError("The launch expired before it completed.", code="launch_expired")
+    if not hmac.compare_digest(request.form.get("state", ""), pending.state):
+        raise LaunchError(
+            "The platform's storage does not hold this login's state.", code="invalid_state"
+        )
     message = validate_launch(
-        rt.database,
-        KeySetFetcher(rt.cache, rt.settings.http_timeout_seconds),
-        rt.settings.launch_leeway_seconds,
+        rt.database, _key_sets(rt), rt.settings.launch_leeway_seconds,
+        request_data={"id_token": pending.id_token, "state": pending.state}, verified_state=pending.state,
+    )  # fmt: skip
+    if not hmac.compare_digest(request.form.get("nonce", ""), str(message.claims.get("nonce", ""))):
+        raise LaunchError(
+            "The platform's storage does not hold this login's nonce.", code="invalid_nonce"
+        )
+    return _open_widget(rt, message)
+
+
+def _read_platform_storage(rt: Runtime, needed: StorageCheckNeeded) -> str:
+    launch_id = park_launch(rt.cache, PendingLaunch(request.form["id_token"], needed.state))
+    return render_template(
+        "lti/storage_launch.html",
+        target=needed.target,
+        state_key=STATE_KEY_PREFIX + needed.state,
+        nonce_key=NONCE_KEY_PREFIX + needed.nonce,
+        launch_id=launch_id,
+        action=url_for("lti.complete_launch"),
     )
+
+
+def _open_widget(rt: Runtime, message: BridgeMessageLaunch) -> str:
     value = build_launch(message.claims, message.registration.client_id, current_catalogue())
     tokens = rt.session_tokens()
     with rt.database.transaction() as session:

@@ -67,6 +67,7 @@ def launch() -> str:
                 "target_link_uri": f"{here.tool_launch_url}?widget={widget}",
                 "client_id": platform.CLIENT_ID,
                 "lti_deployment_id": platform.DEPLOYMENT_ID,
+                "lti_storage_target": "_parent",
             }
         )
     )
