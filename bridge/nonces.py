@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bridge.db import Base, Database, UTCDateTime, utcnow
 
@@ -32,22 +32,22 @@ def _key(issuer: str, nonce: str) -> str:
     return hashlib.sha256(f"{issuer}\x00{nonce}".encode()).hexdigest()
 
 
-def consume_nonce(database: Database, issuer: str, nonce: str, valid_until: datetime) -> bool:
-    """Record the nonce as used; False if it was used before (a replay).
+def consume_nonce(session: Session, issuer: str, nonce: str, valid_until: datetime) -> bool:
+    """Record the nonce as used in the caller's transaction; False if it was used before (a replay).
 
-    Runs in a transaction of its own, committed before the launch goes on, so two processes racing
-    with the same id_token cannot both succeed. Rows are kept past the token's own expiry, after
-    which the token is refused for being expired anyway.
+    The caller commits it together with what the launch writes, so a launch either happens once,
+    with its nonce spent, or not at all; two processes racing with the same id_token cannot both
+    succeed (the second insert waits for the first commit, then fails on the key). Rows are kept
+    past the token's own expiry, after which the token is refused for being expired anyway.
     """
-    now = utcnow()
-    expires_at = max(valid_until, now) + MIN_RETENTION
+    expires_at = max(valid_until, utcnow()) + MIN_RETENTION
     try:
-        with database.transaction() as session:
+        with session.begin_nested():
             session.add(UsedNonce(key=_key(issuer, nonce), expires_at=expires_at))
     except IntegrityError:
         return False
     if secrets.randbelow(PURGE_ONE_IN) == 0:
-        purge_expired_nonces(database)
+        session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
     return True
 
 

@@ -60,8 +60,7 @@ def get_placement(placement_id: uuid.UUID) -> Response:
     return jsonify(_placement_json(describe_placement(db(), scope), scope))
 
 
-def render_shell(scope: Scope, token: str) -> str:
+def render_shell(scope: Scope, view: PlacementView, token: str) -> str:
     """The widget page of a fresh launch, carrying its session token for the page's scripts."""
-    view = describe_placement(db(), scope)
     widget = current_catalogue().get(view.widget)
     return render_template("shell.html", view=view, widget=widget, scope=scope, session_token=token)

@@ -22,10 +22,16 @@ CUSTOM = LTI + "custom"
 LAUNCH_PRESENTATION = LTI + "launch_presentation"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+DEEP_LINKING_SETTINGS = DL + "deep_linking_settings"
+DL_CONTENT_ITEMS = DL + "content_items"
+DL_DATA = DL + "data"
 
 LTI_VERSION = "1.3.0"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
-SUPPORTED_MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST})
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
+SUPPORTED_MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST})
 
 
 def _missing(claim: str) -> LaunchError:
@@ -76,12 +82,31 @@ def _check_identity(body: dict[str, Any]) -> None:
         raise _invalid("roles")
 
 
+def _check_deep_linking(body: dict[str, Any]) -> None:
+    """LTI Deep Linking 2.0 §4.4: the settings claim, with a return URL and ltiResourceLink accepted."""
+    settings = body.get(DEEP_LINKING_SETTINGS)
+    if not isinstance(settings, dict):
+        raise _missing("deep_linking_settings")
+    if not _non_empty_str(settings.get("deep_link_return_url")):
+        raise _missing("deep_linking_settings.deep_link_return_url")
+    accept_types = settings.get("accept_types")
+    if not isinstance(accept_types, list) or "ltiResourceLink" not in accept_types:
+        raise LaunchError(
+            "The platform does not accept LTI resource links here.",
+            code="deep_linking_unsupported",
+            details={"accept_types": str(accept_types)},
+        )
+
+
 def _check_placement(body: dict[str, Any]) -> None:
-    link = body.get(RESOURCE_LINK)
-    if link is None:
-        raise _missing("resource_link")
-    if not isinstance(link, dict) or not _non_empty_str(link.get("id")):
-        raise _missing("resource_link.id")
+    if body.get(MESSAGE_TYPE) == DEEP_LINKING_REQUEST:
+        _check_deep_linking(body)
+    else:
+        link = body.get(RESOURCE_LINK)
+        if link is None:
+            raise _missing("resource_link")
+        if not isinstance(link, dict) or not _non_empty_str(link.get("id")):
+            raise _missing("resource_link.id")
     context = body.get(CONTEXT)
     if context is not None and (
         not isinstance(context, dict) or not _non_empty_str(context.get("id"))

@@ -68,3 +68,9 @@ def ensure_key(session: Session, box: SecretBox) -> ToolKey:
 
 def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
     return {"keys": [key.public_jwk for key in active_keys(session)]}
+
+
+def signing_key(session: Session, box: SecretBox) -> tuple[str, str]:
+    """(kid, private PEM) of the newest active key: every token the tool signs uses it."""
+    key = ensure_key(session, box)
+    return key.kid, box.decrypt(key.private_key)

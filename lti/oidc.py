@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Response, make_response, render_template
-from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest
+from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest, FlaskSessionService
 from pylti1p3.registration import Registration as LtiRegistration
 
 from bridge.db import Database
@@ -28,12 +28,28 @@ from lti.validation import LIBRARY_ERRORS
 STATE_LIFETIME_SECONDS = 10 * 60
 
 
+class StateOnlySessionService(FlaskSessionService):
+    """Keeps the nonce only inside the state's parameters, which is where the launch checks it.
+
+    The library also stores every issued nonce under a key of its own and checks only that the
+    nonce was issued by somebody; binding it to the state says it was issued to this login.
+    """
+
+    def save_nonce(self, nonce: str) -> None:
+        return None
+
+
 class BridgeOIDCLogin(FlaskOIDCLogin):
     def __init__(self, database: Database) -> None:
         request = FlaskRequest()
         self._conf = DatabaseToolConf(database)
         self._database = database
-        super().__init__(request, self._conf, cookie_service=BridgeCookieService(request))
+        super().__init__(
+            request,
+            self._conf,
+            cookie_service=BridgeCookieService(request),
+            session_service=StateOnlySessionService(request),
+        )
         self._state_params: dict[str, object] = {}
         self.set_launch_data_storage(launch_data_storage())
         self.set_launch_data_lifetime(STATE_LIFETIME_SECONDS)

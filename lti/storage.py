@@ -16,8 +16,6 @@ from pylti1p3.contrib.flask.launch_data_storage.cache import FlaskCacheDataStora
 
 from bridge.runtime import runtime
 
-LAUNCH_DATA_LIFETIME_SECONDS = 2 * 3600
-
 
 class BridgeCookieService(FlaskCookieService):
     """pylti1p3's Flask cookie service with an explicit SameSite over http."""

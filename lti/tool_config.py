@@ -52,6 +52,8 @@ class DatabaseToolConf(ToolConfAbstract):
     ) -> LtiRegistration | None:
         with self._database.transaction() as session:
             self.registration = tenancy.find_registration(session, iss, client_id)
+            if self.registration is not None:
+                self.registration.deployments  # noqa: B018 - load them now; validation reads them
         return to_lti_registration(self.registration) if self.registration else None
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:

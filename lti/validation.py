@@ -25,6 +25,7 @@ from flask_caching import Cache
 from jwcrypto.jwk import JWK
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException, ToolConfException
+from sqlalchemy.orm import Session
 
 from bridge.db import Database
 from bridge.errors import DeploymentPendingError, LaunchError
@@ -34,7 +35,7 @@ from bridge.tenancy.models import Deployment, Registration
 from bridge.web import set_frame_ancestors
 from lti import claims
 from lti.platform_storage import StorageCheckNeeded, StorageTarget
-from lti.storage import LAUNCH_DATA_LIFETIME_SECONDS, BridgeCookieService, launch_data_storage
+from lti.storage import BridgeCookieService, launch_data_storage
 from lti.tool_config import DatabaseToolConf
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,6 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
             cookie_service=BridgeCookieService(request),
             launch_data_storage=launch_data_storage(),
         )
-        self.set_launch_data_lifetime(LAUNCH_DATA_LIFETIME_SECONDS)
         self._database = database
         self._keys = keys
         self._leeway = leeway
@@ -169,8 +169,6 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
             (self.validate_jwt_signature, "invalid_token"),
             (self.validate_message, "invalid_message"),
             (self.validate_deployment, "invalid_deployment"),
-            (self.consume_nonce, "replayed_launch"),
-            (self.save_launch_data, "launch_storage_failed"),
         ]
         try:
             for step, code in steps:
@@ -280,13 +278,17 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
                 code="missing_claim",
                 details={"claim": "deployment_id"},
             )
-        with self._database.transaction() as session:
-            registration = session.get(Registration, self.registration.id)
-            assert registration is not None  # noqa: S101 - found moments ago
-            deployment = tenancy.note_deployment(session, registration, deployment_id)
+        deployment = next(
+            (d for d in self.registration.deployments if d.deployment_id == deployment_id), None
+        )
+        if deployment is None:  # record it: pending, or active if the registration says so
+            with self._database.transaction() as session:
+                registration = session.get(Registration, self.registration.id)
+                assert registration is not None  # noqa: S101 - found moments ago
+                deployment = tenancy.note_deployment(session, registration, deployment_id)
         if not deployment.is_active:
             raise DeploymentPendingError(
-                details={"deployment_id": deployment_id, "issuer": registration.issuer}
+                details={"deployment_id": deployment_id, "issuer": self.registration.issuer}
             )
         self.deployment = deployment
         return self
@@ -296,18 +298,12 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
         super().validate_message()
         return self
 
-    def consume_nonce(self) -> BridgeMessageLaunch:
+    def consume_nonce(self, session: Session) -> None:
+        """Spend the nonce in the caller's transaction (the one that records the launch)."""
         body = self._jwt["body"]
         valid_until = datetime.fromtimestamp(int(body["exp"]) + self._leeway, tz=UTC)
-        if not consume_nonce(self._database, self.registration.issuer, body["nonce"], valid_until):
+        if not consume_nonce(session, self.registration.issuer, body["nonce"], valid_until):
             raise LaunchError("This launch was already used.", code="replayed_launch")
-        return self
-
-    def save_launch_data(self) -> BridgeMessageLaunch:
-        # Unlike the library, do not mark (state, id_token) valid for reuse: a launch is single use.
-        # The state cookie stays until it expires, so a refresh is reported as a replay.
-        self._session_service.save_launch_data(self._launch_id, self._jwt["body"])
-        return self
 
 
 def _run_step(step: Callable[[], Any], code: str) -> None:

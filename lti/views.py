@@ -6,15 +6,15 @@ import hmac
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from bridge.errors import LaunchError
+from bridge.errors import InvalidInputError, LaunchError
 from bridge.runtime import Runtime, runtime
 from bridge.shell import render_shell
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Deployment
-from bridge.urls import is_tool_url, tool_base_url, tool_url
-from bridge.web import db
+from bridge.urls import is_tool_url, origin_of, tool_base_url, tool_url
+from bridge.web import allow_form_action, db, set_frame_ancestors
 from bridge.widgets import current_catalogue
-from lti import keys
+from lti import claims, deep_linking, keys
 from lti.launch import build_launch
 from lti.oidc import BridgeOIDCLogin
 from lti.platform_storage import (
@@ -31,6 +31,7 @@ from lti.validation import BridgeMessageLaunch, KeySetFetcher, validate_launch
 bp = Blueprint("lti", __name__, template_folder="templates")
 LAUNCH_PATH = "/lti/launch"
 COMPLETE_PATH = "/lti/launch/complete"
+DEEP_LINK_PATH = "/lti/deep-link"
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
@@ -96,16 +97,57 @@ def _read_platform_storage(rt: Runtime, needed: StorageCheckNeeded) -> str:
 
 
 def _open_widget(rt: Runtime, message: BridgeMessageLaunch) -> str:
+    if message.claims.get(claims.MESSAGE_TYPE) == claims.DEEP_LINKING_REQUEST:
+        return _deep_link_picker(rt, message)
     value = build_launch(message.claims, message.registration.client_id, current_catalogue())
     tokens = rt.session_tokens()
     with rt.database.transaction() as session:
+        message.consume_nonce(session)
         deployment = session.get(Deployment, message.deployment.id if message.deployment else None)
         if deployment is None:
             raise LaunchError(
                 "The deployment disappeared during the launch.", code="invalid_deployment"
             )
-        scope = tenancy.record_launch(session, deployment, value)
-    return render_shell(scope, tokens.issue(scope))
+        recorded = tenancy.record_launch(session, deployment, value)
+    return render_shell(recorded.scope, recorded.view, tokens.issue(recorded.scope))
+
+
+def _deep_link_picker(rt: Runtime, message: BridgeMessageLaunch) -> str:
+    registration = message.registration
+    picked = deep_linking.accept(
+        message.claims,
+        registration.client_id,
+        registration.auth_login_url,
+        registration.allowed_origins,
+    )
+    return render_template(
+        "lti/deep_link_picker.html",
+        deep_link_id=deep_linking.park(rt.cache, picked),
+        widgets=list(current_catalogue()),
+        title=picked.title,
+        action=url_for("lti.deep_link_respond"),
+    )
+
+
+@bp.post(DEEP_LINK_PATH)
+def deep_link_respond() -> str:
+    """The instructor's choice: answer the platform with a signed LtiDeepLinkingResponse."""
+    rt = runtime()
+    picked = deep_linking.take(rt.cache, request.form.get("deep_link_id", ""))
+    if picked is None:
+        raise LaunchError("The deep-linking request expired.", code="deep_linking_expired")
+    set_frame_ancestors(picked.allowed_origins)
+    widget = current_catalogue().get(request.form.get("widget", ""))
+    if widget is None:
+        raise InvalidInputError("Choose one of the widgets.", code="unknown_widget")
+    with rt.database.transaction() as session:
+        key = keys.signing_key(session, rt.box)
+    title = deep_linking.clean_title(request.form.get("title", ""), widget)
+    token = deep_linking.response_jwt(picked, widget, title, tool_url(LAUNCH_PATH), key)
+    allow_form_action(origin_of(picked.return_url))
+    return render_template(
+        "lti/deep_link_return.html", action=picked.return_url, token=token, title=title
+    )
 
 
 @bp.get("/.well-known/jwks.json")

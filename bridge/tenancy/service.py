@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from bridge.tenancy.rules import grant_for
 from bridge.tenancy.scope import Scope
 
 SYNTHETIC_CONTEXT_PREFIX = "resource-link:"
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,13 @@ def activate_deployment(
     return deployment
 
 
+def _touch(row: Context | ResourceLink | User | Membership) -> None:
+    """Move ``last_seen_at`` forward, to the nearest few minutes: a repeat launch writes nothing."""
+    now = utcnow()
+    if row.last_seen_at is None or now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+        row.last_seen_at = now
+
+
 def _upsert_context(session: Session, deployment: Deployment, launch: Launch) -> Context:
     ctx = launch.context
     context_id = ctx.id if ctx else SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
@@ -190,9 +199,30 @@ def _upsert_context(session: Session, deployment: Deployment, launch: Launch) ->
         context.title, context.label, context.types = ctx.title, ctx.label, list(ctx.types)
     if launch.context_history:
         context.history = list(launch.context_history)
-    context.last_seen_at = utcnow()
+    _touch(context)
     session.flush()
     return context
+
+
+def _ancestor_link(
+    session: Session, context: Context, history: tuple[str, ...]
+) -> ResourceLink | None:
+    """The newest placement named in ``$ResourceLink.id.history``, within the same registration."""
+    if not history:
+        return None
+    deployment = session.get(Deployment, context.deployment_id)
+    assert deployment is not None  # noqa: S101 - the context's own deployment
+    return session.scalar(
+        select(ResourceLink)
+        .join(Context, Context.id == ResourceLink.context_id)
+        .join(Deployment, Deployment.id == Context.deployment_id)
+        .where(
+            Deployment.registration_id == deployment.registration_id,
+            ResourceLink.resource_link_id.in_(history),
+        )
+        .order_by(ResourceLink.last_seen_at.desc())
+        .limit(1)
+    )
 
 
 def _upsert_resource_link(session: Session, context: Context, launch: Launch) -> ResourceLink:
@@ -206,6 +236,9 @@ def _upsert_resource_link(session: Session, context: Context, launch: Launch) ->
         link = ResourceLink(
             context_id=context.id, resource_link_id=link_claim.id, widget=launch.widget
         )
+        ancestor = _ancestor_link(session, context, launch.resource_link_history)
+        if ancestor is not None:  # a course copy: the placement keeps last term's settings
+            link.settings = dict(ancestor.settings)
         session.add(link)
     link.title, link.description, link.widget = (
         link_claim.title,
@@ -214,7 +247,7 @@ def _upsert_resource_link(session: Session, context: Context, launch: Launch) ->
     )
     if launch.resource_link_history:
         link.history = list(launch.resource_link_history)
-    link.last_seen_at = utcnow()
+    _touch(link)
     session.flush()
     return link
 
@@ -230,13 +263,13 @@ def _upsert_user(session: Session, launch: Launch) -> User:
         value = getattr(claim, attribute)
         if value:
             setattr(user, attribute, value)
-    user.last_seen_at = utcnow()
+    _touch(user)
     session.flush()
     return user
 
 
-def record_launch(session: Session, deployment: Deployment, launch: Launch) -> Scope:
-    """Upsert the tenancy rows of a validated launch and return the scope it grants."""
+def record_launch(session: Session, deployment: Deployment, launch: Launch) -> RecordedLaunch:
+    """Upsert the tenancy rows of a validated launch; the scope it grants and what the shell shows."""
     registration = deployment.registration
     context = _upsert_context(session, deployment, launch)
     link = _upsert_resource_link(session, context, launch)
@@ -249,9 +282,9 @@ def record_launch(session: Session, deployment: Deployment, launch: Launch) -> S
         membership = Membership(context_id=context.id, user_id=user.id, access=grant.access.value)
         session.add(membership)
     membership.roles, membership.access = list(launch.roles), grant.access.value
-    membership.last_seen_at = utcnow()
+    _touch(membership)
     session.flush()
-    return Scope(
+    scope = Scope(
         organisation_id=registration.organisation_id,
         registration_id=registration.id,
         deployment_id=deployment.id,
@@ -261,6 +294,7 @@ def record_launch(session: Session, deployment: Deployment, launch: Launch) -> S
         access=grant.access,
         is_admin=grant.is_admin,
     )
+    return RecordedLaunch(scope, _view(user, context, link, membership, scope))
 
 
 @dataclass(frozen=True)
@@ -275,6 +309,29 @@ class PlacementView:
     widget: str
     access: str
     roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecordedLaunch:
+    scope: Scope
+    view: PlacementView
+
+
+def _view(
+    user: User, context: Context, link: ResourceLink, membership: Membership, scope: Scope
+) -> PlacementView:
+    return PlacementView(
+        user_name=user.name
+        or " ".join(filter(None, (user.given_name, user.family_name)))
+        or user.email,
+        user_sub=user.sub,
+        context_title=context.title or context.label,
+        context_synthetic=context.synthetic,
+        placement_title=link.title,
+        widget=link.widget,
+        access=scope.access.value,
+        roles=tuple(membership.roles),
+    )
 
 
 def describe_placement(session: Session, scope: Scope) -> PlacementView:
@@ -296,15 +353,4 @@ def describe_placement(session: Session, scope: Scope) -> PlacementView:
     if row is None:
         raise NotFoundError("This placement is no longer available.", code="placement_not_found")
     user, context, link, membership = row
-    return PlacementView(
-        user_name=user.name
-        or " ".join(filter(None, (user.given_name, user.family_name)))
-        or user.email,
-        user_sub=user.sub,
-        context_title=context.title or context.label,
-        context_synthetic=context.synthetic,
-        placement_title=link.title,
-        widget=link.widget,
-        access=scope.access.value,
-        roles=tuple(membership.roles),
-    )
+    return _view(user, context, link, membership, scope)

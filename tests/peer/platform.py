@@ -73,6 +73,7 @@ class LaunchPlan:
     target_link_uri: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # claim -> value, or REMOVE
     header: str = "normal"  # normal, no_kid, wrong_kid, alg_none, hs256, foreign_key
+    deep_link: dict[str, Any] | None = None  # return_url, title, data, accept_types: a DL request
     token_mutator: Callable[[str], str] | None = None
 
 
@@ -148,6 +149,10 @@ class PeerLaunch(LTIAdvantageMessageLaunchAbstract):
 
     def generate_launch_request(self) -> dict[str, str]:  # type: ignore[override]
         if not self._tampered():
+            if (
+                self._deep_linking_launch_data is not None
+            ):  # the library adds these after the message
+                _apply(self._deep_linking_launch_data, self.plan.overrides)
             return super().generate_launch_request()  # type: ignore[return-value]
         message, state = self.get_launch_data()
         now = int(time.time())
@@ -193,6 +198,7 @@ class PeerPlatform:
             .set_deployment_id(DEPLOYMENT_ID)
             .set_oidc_login_url(self.tool_base_url + "/lti/login")
             .set_launch_url(self.tool_base_url + "/lti/launch")
+            .set_deeplink_launch_url(self.tool_base_url + "/lti/launch")
             .set_tool_key_set_url(self.tool_base_url + "/.well-known/jwks.json")
             .set_platform_public_key(self.public_pem)
             .set_platform_private_key(self.private_pem)
@@ -252,6 +258,10 @@ class PeerPlatform:
             launch.set_launch_url(plan.target_link_uri)
         if plan.extra_claims:
             launch.set_extra_claims(dict(plan.extra_claims))
+        if plan.deep_link is not None:
+            link = plan.deep_link
+            launch.set_dl(link["return_url"], title=link.get("title", ""),
+                          accept_types=link.get("accept_types"), extra_data=link.get("data"))  # fmt: skip
 
     def sign(self, message: dict[str, Any], header: str) -> str:
         """Sign a tampered message the way a broken or hostile platform would."""

@@ -49,24 +49,41 @@ def test_login_page_stores_state_and_nonce_for_the_platform_auth_origin(stored, 
 def test_cookieless_launch_completes_with_values_read_from_platform_storage(stored):
     put, page, browser = stored
     get = data_attributes(page)
-    assert (get["mode"], get["state-key"], get["nonce-key"]) == ("launch", put["state-key"], put["nonce-key"])
+    assert (get["mode"], get["state-key"], get["nonce-key"]) == (
+        "launch",
+        put["state-key"],
+        put["nonce-key"],
+    )
     form = {"launch_id": hidden(page, "launch_id"), "state": put["state"], "nonce": put["nonce"]}
     done = browser.post("/lti/launch/complete", data=form)
     assert done.status_code == 200, done.get_data(as_text=True)
     assert "You are signed in" in done.get_data(as_text=True)
     again = browser.post("/lti/launch/complete", data=form)
-    assert again.status_code == 400 and "<code>launch_expired</code>" in again.get_data(as_text=True)
+    assert again.status_code == 400 and "<code>launch_expired</code>" in again.get_data(
+        as_text=True
+    )
 
 
-@pytest.mark.parametrize(("field", "code"), [("state", "invalid_state"), ("nonce", "invalid_nonce")])
+@pytest.mark.parametrize(
+    ("field", "code"), [("state", "invalid_state"), ("nonce", "invalid_nonce")]
+)
 def test_cookieless_launch_is_refused_when_storage_holds_other_values(stored, field, code):
     put, page, browser = stored
-    form = {"launch_id": hidden(page, "launch_id"), "state": put["state"], "nonce": put["nonce"], field: "forged"}
+    form = {
+        "launch_id": hidden(page, "launch_id"),
+        "state": put["state"],
+        "nonce": put["nonce"],
+        field: "forged",
+    }
     refused = browser.post("/lti/launch/complete", data=form)
     assert refused.status_code == 400
     assert f"<code>{code}</code>" in refused.get_data(as_text=True)
 
 
 def test_unknown_launch_id_is_refused(client):
-    response = client.post("/lti/launch/complete", data={"launch_id": "nope", "state": "s", "nonce": "n"})
-    assert response.status_code == 400 and "<code>launch_expired</code>" in response.get_data(as_text=True)
+    response = client.post(
+        "/lti/launch/complete", data={"launch_id": "nope", "state": "s", "nonce": "n"}
+    )
+    assert response.status_code == 400 and "<code>launch_expired</code>" in response.get_data(
+        as_text=True
+    )
