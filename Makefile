@@ -7,12 +7,14 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 PUBLIC_URL ?= http://$(HOST):$(PORT)
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's chromium at this path (never a browser `playwright install` downloads).
+CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench clean
+.PHONY: help install browser-deps run test lint bench clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,6 +25,21 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the tool with its dev tools
+
+browser-deps: ## Install Debian's chromium for the browser tests when it is missing
+	@[ -x $(CHROMIUM) ] && exit 0; \
+	if ! command -v apt-get >/dev/null; then SUDO=none; \
+	elif [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else SUDO=none; fi; \
+	if [ "$$SUDO" = none ]; then \
+	  echo "!! $(CHROMIUM) is missing and this user cannot install it (needs root or sudo, and apt-get)." >&2; \
+	  echo "!! The browser tests will be skipped, or fail with BRIDGE_REQUIRE_SERVICES=1." >&2; \
+	  echo "!! Install it with: apt-get install chromium" >&2; \
+	  exit 0; \
+	fi; \
+	echo "Installing Debian's chromium for the browser tests"; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 var/secret_key:
 	@mkdir -p var
@@ -35,7 +52,7 @@ run: $(STAMP) var/secret_key ## Install, migrate, create keys and serve the tool
 	        BRIDGE_PUBLIC_URL=$${BRIDGE_PUBLIC_URL:-$(PUBLIC_URL)}; \
 	  $(BRIDGE) setup && exec $(BRIDGE) serve
 
-test: $(STAMP) lint ## Install and run the whole test suite (lint included)
+test: $(STAMP) browser-deps lint ## Install and run the whole test suite (lint included)
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## Ruff (lint + format check) and the import-linter contracts

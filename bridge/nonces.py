@@ -41,10 +41,11 @@ def consume_nonce(session: Session, issuer: str, nonce: str, valid_until: dateti
     past the token's own expiry, after which the token is refused for being expired anyway.
     """
     expires_at = max(valid_until, utcnow()) + MIN_RETENTION
+    session.add(UsedNonce(key=_key(issuer, nonce), expires_at=expires_at))
     try:
-        with session.begin_nested():
-            session.add(UsedNonce(key=_key(issuer, nonce), expires_at=expires_at))
+        session.flush()
     except IntegrityError:
+        session.rollback()  # the caller's unit of work ends here: the launch is refused
         return False
     if secrets.randbelow(PURGE_ONE_IN) == 0:
         session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))

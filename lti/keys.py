@@ -7,16 +7,16 @@ Every process and host reads the same rows, so they all publish the same JWKS
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
-from sqlalchemy import JSON, String, Text, select
+from sqlalchemy import JSON, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bridge.db import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
+from bridge.db import Base, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 from bridge.vault import SecretBox
 
 RSA_BITS = 2048
@@ -56,8 +56,34 @@ def create_key(session: Session, box: SecretBox) -> ToolKey:
 
 
 def active_keys(session: Session) -> list[ToolKey]:
+    """Keys not yet superseded, newest first: the first one signs."""
     query = select(ToolKey).where(ToolKey.retired_at.is_(None)).order_by(ToolKey.created_at.desc())
     return list(session.scalars(query))
+
+
+def published_keys(session: Session) -> list[ToolKey]:
+    """Keys in the JWKS: the active ones and superseded ones still in their grace period."""
+    query = (
+        select(ToolKey)
+        .where(or_(ToolKey.retired_at.is_(None), ToolKey.retired_at > utcnow()))
+        .order_by(ToolKey.created_at.desc())
+    )
+    return list(session.scalars(query))
+
+
+def rotate(session: Session, box: SecretBox, grace: timedelta) -> ToolKey:
+    """Create a new signing key; the previous ones stay published for ``grace``, then retire.
+
+    Platforms cache a tool's JWKS; the grace period lets tokens signed just before the rotation
+    (and platforms that fetched the set just before it) keep verifying.
+    """
+    superseded = active_keys(session)
+    key = create_key(session, box)
+    retire_at = utcnow() + grace
+    for old in superseded:
+        old.retired_at = retire_at
+    session.flush()
+    return key
 
 
 def ensure_key(session: Session, box: SecretBox) -> ToolKey:
@@ -67,7 +93,7 @@ def ensure_key(session: Session, box: SecretBox) -> ToolKey:
 
 
 def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
-    return {"keys": [key.public_jwk for key in active_keys(session)]}
+    return {"keys": [key.public_jwk for key in published_keys(session)]}
 
 
 def signing_key(session: Session, box: SecretBox) -> tuple[str, str]:

@@ -10,7 +10,6 @@ from bridge.errors import InvalidInputError, LaunchError
 from bridge.runtime import Runtime, runtime
 from bridge.shell import render_shell
 from bridge.tenancy import service as tenancy
-from bridge.tenancy.models import Deployment
 from bridge.urls import is_tool_url, origin_of, tool_base_url, tool_url
 from bridge.web import allow_form_action, db, set_frame_ancestors
 from bridge.widgets import current_catalogue
@@ -101,14 +100,10 @@ def _open_widget(rt: Runtime, message: BridgeMessageLaunch) -> str:
         return _deep_link_picker(rt, message)
     value = build_launch(message.claims, message.registration.client_id, current_catalogue())
     tokens = rt.session_tokens()
+    assert message.deployment is not None  # noqa: S101 - validate_deployment set it
     with rt.database.transaction() as session:
         message.consume_nonce(session)
-        deployment = session.get(Deployment, message.deployment.id if message.deployment else None)
-        if deployment is None:
-            raise LaunchError(
-                "The deployment disappeared during the launch.", code="invalid_deployment"
-            )
-        recorded = tenancy.record_launch(session, deployment, value)
+        recorded = tenancy.record_launch(session, message.registration, message.deployment, value)
     return render_shell(recorded.scope, recorded.view, tokens.issue(recorded.scope))
 
 

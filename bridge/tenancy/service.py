@@ -205,19 +205,17 @@ def _upsert_context(session: Session, deployment: Deployment, launch: Launch) ->
 
 
 def _ancestor_link(
-    session: Session, context: Context, history: tuple[str, ...]
+    session: Session, registration_id: uuid.UUID, history: tuple[str, ...]
 ) -> ResourceLink | None:
     """The newest placement named in ``$ResourceLink.id.history``, within the same registration."""
     if not history:
         return None
-    deployment = session.get(Deployment, context.deployment_id)
-    assert deployment is not None  # noqa: S101 - the context's own deployment
     return session.scalar(
         select(ResourceLink)
         .join(Context, Context.id == ResourceLink.context_id)
         .join(Deployment, Deployment.id == Context.deployment_id)
         .where(
-            Deployment.registration_id == deployment.registration_id,
+            Deployment.registration_id == registration_id,
             ResourceLink.resource_link_id.in_(history),
         )
         .order_by(ResourceLink.last_seen_at.desc())
@@ -225,7 +223,9 @@ def _ancestor_link(
     )
 
 
-def _upsert_resource_link(session: Session, context: Context, launch: Launch) -> ResourceLink:
+def _upsert_resource_link(
+    session: Session, registration_id: uuid.UUID, context: Context, launch: Launch
+) -> ResourceLink:
     link_claim = launch.resource_link
     link = session.scalar(
         select(ResourceLink).where(
@@ -236,7 +236,7 @@ def _upsert_resource_link(session: Session, context: Context, launch: Launch) ->
         link = ResourceLink(
             context_id=context.id, resource_link_id=link_claim.id, widget=launch.widget
         )
-        ancestor = _ancestor_link(session, context, launch.resource_link_history)
+        ancestor = _ancestor_link(session, registration_id, launch.resource_link_history)
         if ancestor is not None:  # a course copy: the placement keeps last term's settings
             link.settings = dict(ancestor.settings)
         session.add(link)
@@ -268,11 +268,16 @@ def _upsert_user(session: Session, launch: Launch) -> User:
     return user
 
 
-def record_launch(session: Session, deployment: Deployment, launch: Launch) -> RecordedLaunch:
-    """Upsert the tenancy rows of a validated launch; the scope it grants and what the shell shows."""
-    registration = deployment.registration
+def record_launch(
+    session: Session, registration: Registration, deployment: Deployment, launch: Launch
+) -> RecordedLaunch:
+    """Upsert the tenancy rows of a validated launch; the scope it grants and what the shell shows.
+
+    ``registration`` and ``deployment`` are the rows the validation loaded (only their ids are
+    read), so recording a launch costs no further lookup of them.
+    """
     context = _upsert_context(session, deployment, launch)
-    link = _upsert_resource_link(session, context, launch)
+    link = _upsert_resource_link(session, registration.id, context, launch)
     user = _upsert_user(session, launch)
     grant = grant_for(launch.roles)
     membership = session.scalar(

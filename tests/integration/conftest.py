@@ -50,7 +50,9 @@ def sandbox_launch(
     # The sandbox offers platform storage, so the login answers with the page that stores state and
     # nonce in it; without JavaScript (as here) the page's continuation link goes on with cookies.
     assert login.status_code == 200 and 'id="lti-storage"' in login.text, login.text
-    auth = browser.get(html.unescape(re.search(r'data-continue="([^"]+)"', login.text).group(1)), timeout=10)
+    auth = browser.get(
+        html.unescape(re.search(r'data-continue="([^"]+)"', login.text).group(1)), timeout=10
+    )
     assert auth.status_code == 200 and "/sandbox/auth" in auth.url, auth.text
     fields = dict(re.findall(r'name="(id_token|state)" value="([^"]+)"', auth.text))
     action = html.unescape(re.search(r'action="([^"]+)"', auth.text).group(1))

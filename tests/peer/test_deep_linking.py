@@ -135,15 +135,14 @@ def test_copied_course_keeps_the_placement_settings(peer, launch, db_session, ap
 )
 def test_bad_deep_linking_request_gets_a_page(peer, launch, plan_changes, status, code):
     plan = deep_link_plan(peer)
-    for name, value in plan_changes.items():
+    for name, change in plan_changes.items():
+        value = change
         if name == "deep_link":
-            value = {
-                **plan.deep_link,
-                **{
-                    k: v.replace("PEER", peer.base_url) if isinstance(v, str) else v
-                    for k, v in value.items()
-                },
+            with_peer = {
+                k: v.replace("PEER", peer.base_url) if isinstance(v, str) else v
+                for k, v in change.items()
             }
+            value = {**plan.deep_link, **with_peer}
         setattr(plan, name, value)
     peer.plan = plan
     result = launch()
