@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import InvalidInputError, LaunchError
+from bridge.launch import Launch
 from bridge.runtime import Runtime, runtime
 from bridge.shell import render_shell
 from bridge.tenancy import service as tenancy
@@ -100,11 +102,25 @@ def _open_widget(rt: Runtime, message: BridgeMessageLaunch) -> str:
         return _deep_link_picker(rt, message)
     value = build_launch(message.claims, message.registration.client_id, current_catalogue())
     tokens = rt.session_tokens()
-    assert message.deployment is not None  # noqa: S101 - validate_deployment set it
-    with rt.database.transaction() as session:
-        message.consume_nonce(session)
-        recorded = tenancy.record_launch(session, message.registration, message.deployment, value)
+    recorded = _record(rt, message, value)
     return render_shell(recorded.scope, recorded.view, tokens.issue(recorded.scope))
+
+
+def _record(rt: Runtime, message: BridgeMessageLaunch, value: Launch) -> tenancy.RecordedLaunch:
+    """Spend the nonce and upsert the tenancy in one transaction; retried once if a concurrent
+    first launch into the same course inserted the same rows first (a unique key conflict)."""
+    assert message.deployment is not None  # noqa: S101 - validate_deployment set it
+    for attempt in range(2):
+        try:
+            with rt.database.transaction() as session:
+                message.consume_nonce(session)
+                return tenancy.record_launch(
+                    session, message.registration, message.deployment, value
+                )
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _deep_link_picker(rt: Runtime, message: BridgeMessageLaunch) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,23 +184,59 @@ def _touch(row: Context | ResourceLink | User | Membership) -> None:
         row.last_seen_at = now
 
 
-def _upsert_context(session: Session, deployment: Deployment, launch: Launch) -> Context:
+def _context_key(launch: Launch) -> str:
     ctx = launch.context
-    context_id = ctx.id if ctx else SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
-    context = session.scalar(
-        select(Context).where(
-            Context.deployment_id == deployment.id, Context.context_id == context_id
+    return ctx.id if ctx else SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
+
+
+@dataclass
+class _KnownRows:
+    """The rows a launch touches, found in one query; ``complete`` when the course was known."""
+
+    context: Context | None = None
+    link: ResourceLink | None = None
+    user: User | None = None
+    membership: Membership | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.context is not None
+
+
+def _known_rows(session: Session, deployment: Deployment, launch: Launch) -> _KnownRows:
+    """One query for a repeat launch's rows; a missing row in a known course does not exist."""
+    row = session.execute(
+        select(Context, ResourceLink, User, Membership)
+        .outerjoin(
+            ResourceLink,
+            and_(
+                ResourceLink.context_id == Context.id,
+                ResourceLink.resource_link_id == launch.resource_link.id,
+            ),
         )
-    )
+        .outerjoin(User, and_(User.issuer == launch.issuer, User.sub == launch.user.sub))
+        .outerjoin(
+            Membership, and_(Membership.context_id == Context.id, Membership.user_id == User.id)
+        )
+        .where(Context.deployment_id == deployment.id, Context.context_id == _context_key(launch))
+    ).first()
+    return _KnownRows(*row) if row else _KnownRows()
+
+
+def _upsert_context(deployment: Deployment, launch: Launch, context: Context | None) -> Context:
+    ctx = launch.context
     if context is None:
-        context = Context(deployment_id=deployment.id, context_id=context_id, synthetic=ctx is None)
-        session.add(context)
+        context = Context(
+            id=uuid.uuid4(),
+            deployment_id=deployment.id,
+            context_id=_context_key(launch),
+            synthetic=ctx is None,
+        )
     if ctx is not None:
         context.title, context.label, context.types = ctx.title, ctx.label, list(ctx.types)
     if launch.context_history:
         context.history = list(launch.context_history)
     _touch(context)
-    session.flush()
     return context
 
 
@@ -224,47 +260,45 @@ def _ancestor_link(
 
 
 def _upsert_resource_link(
-    session: Session, registration_id: uuid.UUID, context: Context, launch: Launch
+    session: Session,
+    registration_id: uuid.UUID,
+    context: Context,
+    launch: Launch,
+    link: ResourceLink | None,
 ) -> ResourceLink:
     link_claim = launch.resource_link
-    link = session.scalar(
-        select(ResourceLink).where(
-            ResourceLink.context_id == context.id, ResourceLink.resource_link_id == link_claim.id
-        )
-    )
     if link is None:
         link = ResourceLink(
-            context_id=context.id, resource_link_id=link_claim.id, widget=launch.widget
+            id=uuid.uuid4(),
+            context_id=context.id,
+            resource_link_id=link_claim.id,
+            widget=launch.widget,
         )
         ancestor = _ancestor_link(session, registration_id, launch.resource_link_history)
         if ancestor is not None:  # a course copy: the placement keeps last term's settings
             link.settings = dict(ancestor.settings)
-        session.add(link)
-    link.title, link.description, link.widget = (
-        link_claim.title,
-        link_claim.description,
-        launch.widget,
-    )
+    link.title, link.description = link_claim.title, link_claim.description
+    link.widget = launch.widget
     if launch.resource_link_history:
         link.history = list(launch.resource_link_history)
     _touch(link)
-    session.flush()
     return link
 
 
-def _upsert_user(session: Session, launch: Launch) -> User:
+def _upsert_user(session: Session, launch: Launch, user: User | None, look_up: bool) -> User:
     claim = launch.user
-    user = session.scalar(select(User).where(User.issuer == launch.issuer, User.sub == claim.sub))
+    if user is None and look_up:
+        user = session.scalar(
+            select(User).where(User.issuer == launch.issuer, User.sub == claim.sub)
+        )
     if user is None:
-        user = User(issuer=launch.issuer, sub=claim.sub)
-        session.add(user)
+        user = User(id=uuid.uuid4(), issuer=launch.issuer, sub=claim.sub)
     # Platforms send personal data only when their privacy settings allow: keep what was sent.
     for attribute in ("name", "given_name", "family_name", "email"):
         value = getattr(claim, attribute)
         if value:
             setattr(user, attribute, value)
     _touch(user)
-    session.flush()
     return user
 
 
@@ -276,19 +310,22 @@ def record_launch(
     ``registration`` and ``deployment`` are the rows the validation loaded (only their ids are
     read), so recording a launch costs no further lookup of them.
     """
-    context = _upsert_context(session, deployment, launch)
-    link = _upsert_resource_link(session, registration.id, context, launch)
-    user = _upsert_user(session, launch)
+    known = _known_rows(session, deployment, launch)
+    context = _upsert_context(deployment, launch, known.context)
+    link = _upsert_resource_link(session, registration.id, context, launch, known.link)
+    user = _upsert_user(session, launch, known.user, look_up=not known.complete)
     grant = grant_for(launch.roles)
-    membership = session.scalar(
-        select(Membership).where(Membership.context_id == context.id, Membership.user_id == user.id)
+    membership = known.membership or Membership(
+        id=uuid.uuid4(), context_id=context.id, user_id=user.id, access=grant.access.value
     )
-    if membership is None:
-        membership = Membership(context_id=context.id, user_id=user.id, access=grant.access.value)
-        session.add(membership)
     membership.roles, membership.access = list(launch.roles), grant.access.value
     _touch(membership)
-    session.flush()
+    for rows in (
+        [context, user],
+        [link, membership],
+    ):  # parents first: no relationships to order them
+        session.add_all(rows)
+        session.flush()
     scope = Scope(
         organisation_id=registration.organisation_id,
         registration_id=registration.id,
