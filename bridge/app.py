@@ -17,6 +17,7 @@ from flask_caching import Cache
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import lti.cli
+import lti.dynamic_registration.views
 import lti.messages
 import lti.sandbox.views
 import lti.views
@@ -89,6 +90,7 @@ def create_app(
     web.register_error_messages(lti.messages.MESSAGES)
     app.register_blueprint(shell.bp)
     app.register_blueprint(lti.views.bp)
+    app.register_blueprint(lti.dynamic_registration.views.bp)
     if settings.sandbox:
         app.register_blueprint(lti.sandbox.views.bp)
     for command in (*bridge_cli.COMMANDS, *lti.cli.COMMANDS):

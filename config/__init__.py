@@ -60,6 +60,12 @@ class Settings:
     session_hours: float = _doc("Lifetime of a widget session token.", default=4.0)
     launch_leeway_seconds: int = _doc("Clock skew tolerated on id_token exp/iat.", default=60)
     http_timeout_seconds: float = _doc("Timeout of every outbound HTTP request.", default=10.0)
+    open_registration: bool = _doc(
+        "Accept LTI Dynamic Registration without an invitation (development only).", default=False
+    )
+    invitation_hours: float = _doc(
+        "Default lifetime of a `bridge platform invite` registration link.", default=48.0
+    )
     max_request_bytes: int = _doc("Largest request body accepted (413 beyond).", default=1_048_576)
     log_level: str = _doc("Python logging level.", default="INFO")
 
@@ -165,7 +171,13 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         _check_url(name, getattr(settings, name), problems)
     if not 0 < settings.port < 65536:
         problems.append(f"port: must be between 1 and 65535, got {settings.port}")
-    for name in ("cache_threshold", "max_request_bytes", "session_hours", "http_timeout_seconds"):
+    for name in (
+        "cache_threshold",
+        "max_request_bytes",
+        "session_hours",
+        "http_timeout_seconds",
+        "invitation_hours",
+    ):
         if getattr(settings, name) <= 0:
             problems.append(f"{name}: must be positive")
     if settings.proxy_fix_hops < 0 or settings.launch_leeway_seconds < 0:

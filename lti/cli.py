@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 import click
@@ -15,6 +16,7 @@ from bridge.runtime import runtime
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Registration
 from lti import keys as tool_keys
+from lti.dynamic_registration import invitations
 from lti.tool_document import tool_urls
 
 P = ParamSpec("P")
@@ -193,6 +195,41 @@ def platform_remove(issuer: str, client_id: str | None, yes: bool) -> None:
             )
         tenancy.remove_registration(session, registration)
     click.secho("Removed.", fg="green")
+
+
+@platform.command("invite")
+@click.option(
+    "--organisation", default="", help="Attach the registration to this existing organisation."
+)
+@click.option(
+    "--auto-activate-deployments",
+    is_flag=True,
+    help="Activate the platform's unknown deployments at their first launch.",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="How long the link stays valid (default: the invitation_hours setting).",
+)
+@cli_errors
+def platform_invite(
+    organisation: str, auto_activate_deployments: bool, hours: float | None
+) -> None:
+    """Make a single-use registration link for an LMS (LTI Dynamic Registration)."""
+    rt = runtime()
+    lifetime = timedelta(hours=rt.settings.invitation_hours if hours is None else hours)
+    with rt.database.transaction() as session:
+        invitation, token = invitations.create_invitation(
+            session,
+            lifetime=lifetime,
+            organisation=organisation,
+            auto_activate_deployments=auto_activate_deployments,
+        )
+        expires_at = invitation.expires_at
+    click.echo("Paste this URL into the LMS as the tool's Dynamic Registration URL:")
+    click.echo(invitations.registration_url(_tool_base(), token))
+    click.echo(f"It registers one platform, until {expires_at:%Y-%m-%d %H:%M} UTC.")
 
 
 @deployment.command("activate")

@@ -8,6 +8,7 @@ _ADMIN = _l("Your LMS administrator needs to check the tool's registration.")
 _BAD_TOKEN = _l("The LMS sent a launch the tool cannot trust, so it was refused.")
 
 TITLE = _l("This activity could not be opened")
+REGISTRATION_TITLE = _l("Social Bridge could not be registered")
 
 MESSAGES = {
     "invalid_launch": (TITLE, _BAD_TOKEN),
@@ -134,5 +135,105 @@ MESSAGES = {
     "launch_expired": (
         TITLE,
         _l("The launch took too long to complete. Reopen the activity from your course."),
+    ),
+    "deep_linking_unsupported": (
+        _l("Cannot add the activity here"),
+        _l("This place in the LMS does not accept LTI activities from Social Bridge."),
+    ),
+    "deep_linking_forbidden": (
+        _l("Only instructors can add activities"),
+        _l("Ask an instructor of the course to add Social Bridge."),
+    ),
+    "unknown_return_url": (
+        _l("Cannot add the activity here"),
+        _l(
+            "The LMS asked for the answer to go to an address that is not its own. Your LMS administrator "
+            "may need to add the LMS's address as an allowed origin of the registration."
+        ),
+    ),
+    "deep_linking_expired": (
+        _l("The selection expired"),
+        _l(
+            "Choosing the activity took too long. Start adding the activity again from your course."
+        ),
+    ),
+    # LTI Dynamic Registration (lti/dynamic_registration/): what the LMS admin reads in its frame.
+    "registration_invitation_required": (
+        REGISTRATION_TITLE,
+        _l(
+            "Registering Social Bridge needs an invitation link from the tool's administrator (made with `bridge platform invite`). Start the registration again with that link."
+        ),
+    ),
+    "registration_invitation_unknown": (
+        REGISTRATION_TITLE,
+        _l(
+            "This registration link is not valid. Ask the tool's administrator for a new one (`bridge platform invite`)."
+        ),
+    ),
+    "registration_invitation_used": (
+        REGISTRATION_TITLE,
+        _l(
+            "This registration link has been used already: each link registers one LMS. Ask the tool's administrator for a new one."
+        ),
+    ),
+    "registration_invitation_expired": (
+        REGISTRATION_TITLE,
+        _l(
+            "This registration link has expired. Ask the tool's administrator for a new one (`bridge platform invite`)."
+        ),
+    ),
+    "registration_configuration_url_invalid": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS did not send a usable address for its configuration (openid_configuration must be an https URL). Start the registration from the LMS's tool settings."
+        ),
+    ),
+    "registration_configuration_unavailable": (
+        REGISTRATION_TITLE,
+        _l(
+            "The tool could not fetch the LMS's configuration. Check that the tool can reach the LMS, then try again. Nothing was registered."
+        ),
+    ),
+    "registration_configuration_invalid": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS's configuration is not valid JSON or lacks an address the tool needs. Nothing was registered."
+        ),
+    ),
+    "registration_issuer_mismatch": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS's configuration names an issuer on another site than the configuration's own address, so the tool cannot trust it. Nothing was registered."
+        ),
+    ),
+    "registration_endpoint_unavailable": (
+        REGISTRATION_TITLE,
+        _l(
+            "The tool could not reach the LMS's registration endpoint. Try again shortly. Nothing was registered."
+        ),
+    ),
+    "registration_refused": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS refused the tool's registration; the technical details show its answer. Nothing was registered."
+        ),
+    ),
+    "registration_incomplete": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS answered the registration without a client id, so the tool cannot use it and saved nothing. Remove the tool from the LMS and try again."
+        ),
+    ),
+    "registration_exists": (
+        _l("Already registered"),
+        _l(
+            "Social Bridge is already registered with this LMS under the same client id. Nothing was changed."
+        ),
+    ),
+    "registration_store_failed": (
+        REGISTRATION_TITLE,
+        _l(
+            "The LMS registered the tool, but the tool could not save the registration. Remove Social Bridge from the LMS's tools and register again; if it persists, tell the tool's administrator."
+        ),
     ),
 }

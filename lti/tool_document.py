@@ -21,6 +21,10 @@ SCOPES = (
     "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
 )
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email")
+# Where platforms offer the deep-linking picker. Placement names are platform-specific (Moodle:
+# ContentArea; Canvas: link_selection, assignment_selection). Unverified against a live Canvas:
+# its registration schema validates some values by enum (canvas-lms PR #2459, display types).
+DEEP_LINKING_PLACEMENTS = ("ContentArea", "link_selection", "assignment_selection")
 TOOL_NAME = "Social Bridge"
 DESCRIPTION = "Discussion, peer video and a shared knowledge base inside your LMS."
 
@@ -59,7 +63,13 @@ def tool_configuration(base_url: str, catalogue: WidgetCatalogue) -> dict[str, A
                     "target_link_uri": urls["launch"],
                     "label": TOOL_NAME,
                     "custom_parameters": {"widget": catalogue.default},
-                }
+                },
+                {
+                    "type": "LtiDeepLinkingRequest",
+                    "target_link_uri": urls["launch"],
+                    "label": TOOL_NAME,
+                    "placements": list(DEEP_LINKING_PLACEMENTS),
+                },
             ],
             "custom_parameters": {
                 "context_id_history": "$Context.id.history",

@@ -47,6 +47,28 @@ class Registration(UUIDPrimaryKey, Timestamps, Base):
     )
 
 
+class RegistrationInvitation(UUIDPrimaryKey, Timestamps, Base):
+    """A single-use, expiring permission to register a platform by LTI Dynamic Registration.
+
+    Only a hash of the token is stored: the link a tool admin hands out is the only copy. It says
+    what the registration gets: the organisation to join (none: a new one) and whether unknown
+    deployments are activated at their first launch.
+    """
+
+    __tablename__ = "registration_invitation"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    auto_activate_deployments: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    registration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("registration.id", ondelete="SET NULL"), nullable=True
+    )
+
+
 class DeploymentStatus:
     ACTIVE = "active"
     PENDING = "pending"

@@ -153,3 +153,33 @@ def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path):
     result = empty.test_cli_runner().invoke(args=["serve", "--port", "5999"])
     assert result.exit_code == 1
     assert "run `bridge setup` first" in result.output
+
+
+def test_platform_invite_prints_a_registration_url_and_stores_only_a_hash(runner, db_session):
+    from bridge.tenancy.models import RegistrationInvitation  # noqa: PLC0415
+    from lti.dynamic_registration.invitations import hash_token  # noqa: PLC0415
+
+    runner.invoke(args=ADD)
+    result = runner.invoke(
+        args=["platform", "invite", "--organisation", "Moodle production", "--hours", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    url = next(line for line in result.output.splitlines() if "/lti/register?" in line)
+    assert url.startswith("https://bridge.example.edu/lti/register?invitation=")
+    token = url.split("invitation=", 1)[1]
+    assert len(token) >= 43  # 32 random bytes, URL-safe base64
+    invitation = db_session.scalar(select(RegistrationInvitation))
+    assert invitation.token_hash == hash_token(token) and token not in invitation.token_hash
+    assert invitation.used_at is None and invitation.auto_activate_deployments is False
+    assert invitation.organisation_id == db_session.scalar(select(Registration)).organisation_id
+    hours = (invitation.expires_at - invitation.created_at).total_seconds() / 3600
+    assert 1.99 < hours <= 2.0
+
+
+def test_platform_invite_refuses_an_unknown_organisation_and_a_zero_lifetime(runner, db_session):
+    from bridge.tenancy.models import RegistrationInvitation  # noqa: PLC0415
+
+    unknown = runner.invoke(args=["platform", "invite", "--organisation", "No Such Org"])
+    assert unknown.exit_code == 1 and "No organisation" in unknown.output
+    assert runner.invoke(args=["platform", "invite", "--hours", "0"]).exit_code == 2
+    assert db_session.scalar(select(RegistrationInvitation)) is None
