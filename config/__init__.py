@@ -66,6 +66,9 @@ class Settings:
     invitation_hours: float = _doc(
         "Default lifetime of a `bridge platform invite` registration link.", default=48.0
     )
+    key_grace_hours: float = _doc(
+        "How long a superseded tool key stays published after `bridge keys rotate`.", default=72.0
+    )
     max_request_bytes: int = _doc("Largest request body accepted (413 beyond).", default=1_048_576)
     log_level: str = _doc("Python logging level.", default="INFO")
 
@@ -177,6 +180,7 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         "session_hours",
         "http_timeout_seconds",
         "invitation_hours",
+        "key_grace_hours",
     ):
         if getattr(settings, name) <= 0:
             problems.append(f"{name}: must be positive")

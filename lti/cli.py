@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 import click
 from flask.cli import AppGroup
 
+from bridge.db import utcnow
 from bridge.errors import BridgeError, NotFoundError
 from bridge.runtime import runtime
 from bridge.tenancy import service as tenancy
@@ -112,12 +113,7 @@ sandbox = AppGroup("sandbox", help="The built-in sandbox LMS (BRIDGE_SANDBOX=1).
 @cli_errors
 def platform_add(**options: object) -> None:
     """Register a platform; prints the tool URLs to enter in the LMS."""
-    for origin in options["allowed_origins"]:  # type: ignore[attr-defined]
-        if not str(origin).startswith(("https://", "http://")) or str(origin).count("/") > 2:
-            raise click.BadParameter(
-                f"{origin!r} is not an origin like https://lms.example.edu",
-                param_hint="--allowed-origin",
-            )
+    _check_origins(options["allowed_origins"], "--allowed-origin")  # type: ignore[arg-type]
     spec = tenancy.RegistrationSpec(
         issuer=str(options["issuer"]),
         client_id=str(options["client_id"]),
@@ -138,6 +134,38 @@ def platform_add(**options: object) -> None:
         )
         click.echo(json.dumps(_describe(registration), indent=2))
     _print_tool_urls()
+
+
+def _check_origins(origins: tuple[str, ...], hint: str) -> None:
+    for origin in origins:
+        if not origin.startswith(("https://", "http://")) or origin.count("/") > 2:
+            raise click.BadParameter(
+                f"{origin!r} is not an origin like https://lms.example.edu", param_hint=hint
+            )
+
+
+@platform.command("origins")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None)
+@click.option(
+    "--add", "added", multiple=True, help="An origin allowed to frame the tool (repeatable)."
+)
+@click.option("--remove", "removed", multiple=True, help="An origin to stop allowing (repeatable).")
+@cli_errors
+def platform_origins(
+    issuer: str, client_id: str | None, added: tuple[str, ...], removed: tuple[str, ...]
+) -> None:
+    """Show or change the origins allowed to frame the tool (CSP frame-ancestors).
+
+    Canvas frames the tool from the school's own domain, not from its issuer's: add it here.
+    """
+    _check_origins(added, "--add")
+    with runtime().database.transaction() as session:
+        registration = _find(session, issuer, client_id)
+        kept = [o for o in registration.allowed_origins if o not in removed]
+        registration.allowed_origins = kept + [o for o in dict.fromkeys(added) if o not in kept]
+        shown = registration.allowed_origins or ["(none: any https origin may frame the tool)"]
+    click.echo("\n".join(shown))
 
 
 def _print_tool_urls() -> None:
@@ -275,10 +303,38 @@ def ensure_signing_key() -> None:
 
 @keys.command("list")
 def keys_list() -> None:
-    """List the tool's keys."""
+    """List the tool's keys: signing, published until a date, or retired."""
     with runtime().database.transaction() as session:
-        for key in tool_keys.active_keys(session):
-            click.echo(f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  active")
+        keys_now = tool_keys.all_keys(session)
+        signing = tool_keys.active_keys(session)[:1]
+        for key in keys_now:
+            click.echo(
+                f"{key.kid}  created {key.created_at:%Y-%m-%d %H:%M} UTC  {_key_status(key, signing)}"
+            )
+
+
+def _key_status(key: tool_keys.ToolKey, signing: list[tool_keys.ToolKey]) -> str:
+    if signing and key.id == signing[0].id:
+        return "signing"
+    if key.retired_at is None:
+        return "active"
+    state = "published until" if key.retired_at > utcnow() else "retired"
+    return f"{state} {key.retired_at:%Y-%m-%d %H:%M} UTC"
+
+
+@keys.command("rotate")
+@click.option("--grace-hours", type=float, default=None,
+              help="Keep the previous keys published this long (default: the key_grace_hours setting).")  # fmt: skip
+def keys_rotate(grace_hours: float | None) -> None:
+    """Create a new signing key; the previous ones stay in the JWKS for a grace period."""
+    rt = runtime()
+    hours = rt.settings.key_grace_hours if grace_hours is None else grace_hours
+    if hours < 0:
+        raise click.BadParameter("must not be negative", param_hint="--grace-hours")
+    with rt.database.transaction() as session:
+        key = tool_keys.rotate(session, rt.box, timedelta(hours=hours))
+        click.secho(f"New signing key: kid {key.kid}", fg="green")
+    click.echo(f"Previous keys stay published for {hours:g} hours, then retire.")
 
 
 @sandbox.command("register")

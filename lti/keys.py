@@ -61,6 +61,10 @@ def active_keys(session: Session) -> list[ToolKey]:
     return list(session.scalars(query))
 
 
+def all_keys(session: Session) -> list[ToolKey]:
+    return list(session.scalars(select(ToolKey).order_by(ToolKey.created_at.desc())))
+
+
 def published_keys(session: Session) -> list[ToolKey]:
     """Keys in the JWKS: the active ones and superseded ones still in their grace period."""
     query = (

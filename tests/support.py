@@ -13,10 +13,10 @@ from sqlalchemy import text
 from bridge import migrate
 from bridge.app import create_app
 from bridge.db import Base, Database
-from config import environ_flag
+from config import environ_flag, environ_value
 
 SECRET = "test-secret-" + "s" * 40
-PG_SCHEMA = "bridge_test"
+PG_SCHEMA = environ_value("TEST_PG_SCHEMA", "bridge_test")  # a schema per parallel run
 PG_BASE_URL = "postgresql+psycopg://127.0.0.1:5432/test"
 PG_URL = f"{PG_BASE_URL}?options=-csearch_path%3D{PG_SCHEMA}"
 

@@ -183,3 +183,45 @@ def test_platform_invite_refuses_an_unknown_organisation_and_a_zero_lifetime(run
     assert unknown.exit_code == 1 and "No organisation" in unknown.output
     assert runner.invoke(args=["platform", "invite", "--hours", "0"]).exit_code == 2
     assert db_session.scalar(select(RegistrationInvitation)) is None
+
+
+def test_platform_origins_adds_and_removes_framing_origins(runner):
+    runner.invoke(args=ADD)
+    issuer = ["--issuer", "https://moodle.example.edu"]
+    added = runner.invoke(
+        args=["platform", "origins", *issuer, "--add", "https://school.instructure.com"]
+    )
+    assert added.exit_code == 0, added.output
+    assert added.output.split() == ["https://moodle.example.edu", "https://school.instructure.com"]
+    removed = runner.invoke(
+        args=["platform", "origins", *issuer, "--remove", "https://moodle.example.edu"]
+    )
+    assert removed.output.split() == ["https://school.instructure.com"]
+    bad = runner.invoke(args=["platform", "origins", *issuer, "--add", "https://x.example/path"])
+    assert bad.exit_code == 2 and "not an origin" in bad.output
+
+
+def test_keys_rotate_publishes_both_keys_and_signs_with_the_new_one(runner, client, app):
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bridge.db import utcnow  # noqa: PLC0415
+    from lti import keys as tool_keys  # noqa: PLC0415
+
+    first = runner.invoke(args=["keys", "ensure"]).output.split()[-1]
+    rotated = runner.invoke(args=["keys", "rotate", "--grace-hours", "24"])
+    assert rotated.exit_code == 0, rotated.output
+    second = rotated.output.split("kid ")[1].split()[0]
+    assert {k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]} == {
+        first,
+        second,
+    }
+    listed = runner.invoke(args=["keys", "list"]).output
+    assert f"{second}" in listed and "signing" in listed and "published until" in listed
+    database = app.extensions["bridge.runtime"].database
+    with database.transaction() as session:
+        assert tool_keys.signing_key(session, app.extensions["bridge.runtime"].box)[0] == second
+        for key in tool_keys.all_keys(session):
+            if key.kid == first:
+                key.retired_at = utcnow() - timedelta(seconds=1)  # the grace period is over
+    assert [k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]] == [second]
+    assert "retired" in runner.invoke(args=["keys", "list"]).output

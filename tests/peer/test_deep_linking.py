@@ -159,3 +159,21 @@ def test_picker_answer_is_single_use_and_checks_the_widget(peer, launch, client)
     assert again.status_code == 400 and "<code>deep_linking_expired</code>" in again.get_data(
         as_text=True
     )
+
+
+def test_response_after_a_tool_key_rotation_verifies_with_the_new_key_set(
+    peer, launch, client, runner
+):
+    assert runner.invoke(args=["keys", "ensure"]).exit_code == 0
+    stale_jwks = client.get("/.well-known/jwks.json").get_json()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    peer.plan = deep_link_plan(peer)
+    token = hidden(pick(client, launch().text, "kb", "").get_data(as_text=True), "JWT")
+    assert jwt.get_unverified_header(token)["kid"] not in {k["kid"] for k in stale_jwks["keys"]}
+    # lti1p3platform caches the tool's key set on its registration object: the stale one fails...
+    stale = PeerConf(registration=peer.registration().set_tool_key_set(stale_jwks))
+    with pytest.raises(Exception, match="Unable to find public key"):
+        stale.validate_deeplinking_resp({"JWT": token})
+    # ...and a fresh registration, which fetches the published set again, verifies it.
+    body, items = verify(client, peer, token)
+    assert items[0]["custom"]["widget"] == "kb" and body["iss"] == CLIENT_ID
