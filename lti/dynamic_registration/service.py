@@ -45,6 +45,7 @@ class RegistrationRequest:
     openid_configuration: str
     registration_token: str = ""
     invitation: str = ""
+    referrer: str = ""  # the LMS page that opened the registration, when the browser says
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ class RegistrationOutcome:
     organisation: str
     deployment_id: str
     auto_activate_deployments: bool
+
+
+def _framing_origins(issuer: str, referrer: str) -> tuple[str, ...]:
+    origins = [origin(issuer)]
+    opener = origin(referrer) if referrer.startswith("https://") else ""
+    if opener and opener not in origins:
+        origins.append(opener)
+    return tuple(origins)
 
 
 class DynamicRegistrationService:
@@ -85,7 +94,7 @@ class DynamicRegistrationService:
         registered = self._client.register_client(
             configuration, client_metadata, request.registration_token
         )
-        return self._store(terms, configuration, registered)
+        return self._store(terms, configuration, registered, request.referrer)
 
     def _terms(self, invitation: str) -> RegistrationTerms:
         if invitation:
@@ -100,6 +109,7 @@ class DynamicRegistrationService:
         terms: RegistrationTerms,
         configuration: PlatformConfiguration,
         registered: ClientRegistration,
+        referrer: str,
     ) -> RegistrationOutcome:
         spec = tenancy.RegistrationSpec(
             issuer=configuration.issuer,
@@ -112,8 +122,9 @@ class DynamicRegistrationService:
             deployment_ids=(registered.deployment_id,) if registered.deployment_id else (),
             # The issuer's origin frames the tool on most platforms. Canvas cloud frames it from
             # the school's own domain while its issuer is https://canvas.instructure.com (Canvas's
-            # docs; FIELD-NOTES "LMS behaviour"): such a registration needs that origin as well.
-            allowed_origins=(origin(configuration.issuer),),
+            # docs; FIELD-NOTES "LMS behaviour"): the origin of the LMS page that opened this
+            # registration (its Referer) is that domain, so it is allowed too when it is https.
+            allowed_origins=_framing_origins(configuration.issuer, referrer),
             auto_activate_deployments=terms.auto_activate_deployments,
         )
         try:

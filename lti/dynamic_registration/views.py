@@ -41,6 +41,7 @@ def register_platform() -> str:
             openid_configuration=request.args.get("openid_configuration", ""),
             registration_token=request.args.get("registration_token", ""),
             invitation=request.args.get(INVITATION_PARAMETER, ""),
+            referrer=request.referrer or "",
         ),
         tool_configuration(tool_base_url(), current_catalogue()),
     )

@@ -454,3 +454,15 @@ def test_registration_is_a_conflict_when_platform_reuses_a_client_id(
         RegistrationInvitation.registration_id.is_(None)
     )
     assert db_session.scalar(unused) is None  # the second invitation is still usable
+
+
+def test_the_opening_lms_page_may_frame_the_tool_when_it_is_https(
+    platform, client, runner, db_session
+):
+    """Canvas cloud: the issuer is canvas.instructure.com, the frame is the school's domain."""
+    query = urlencode({"openid_configuration": platform.configuration_url,
+                       "registration_token": platform.registration_token, "invitation": invite(runner)})  # fmt: skip
+    opener = {"Referer": "https://school.instructure.com/accounts/1/developer_keys"}
+    assert client.get("/lti/register?" + query, headers=opener).status_code == 200
+    registration = db_session.scalar(select(Registration))
+    assert registration.allowed_origins == [platform.base_url, "https://school.instructure.com"]
