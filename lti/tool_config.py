@@ -32,8 +32,9 @@ class DatabaseToolConf(ToolConfAbstract):
     work open while it commits a nonce or a pending deployment (SQLite has one writer at a time).
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, with_deployments: bool = False) -> None:
         self._database = database
+        self._with_deployments = with_deployments
         self.registration: Registration | None = None
 
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -51,9 +52,9 @@ class DatabaseToolConf(ToolConfAbstract):
         self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
     ) -> LtiRegistration | None:
         with self._database.transaction() as session:
-            self.registration = tenancy.find_registration(session, iss, client_id)
-            if self.registration is not None:
-                self.registration.deployments  # noqa: B018 - load them now; validation reads them
+            self.registration = tenancy.find_registration(
+                session, iss, client_id, with_deployments=self._with_deployments
+            )
         return to_lti_registration(self.registration) if self.registration else None
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:

@@ -138,7 +138,7 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
         self._verified_state = verified_state
         super().__init__(
             request,
-            DatabaseToolConf(database),
+            DatabaseToolConf(database, with_deployments=True),
             cookie_service=BridgeCookieService(request),
             launch_data_storage=launch_data_storage(),
         )

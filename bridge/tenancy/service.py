@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bridge.db import utcnow
 from bridge.errors import ConflictError, InvalidInputError, NotFoundError
@@ -111,12 +111,19 @@ def _new_deployment(registration: Registration, deployment_id: str, status: str)
     )
 
 
-def find_registration(session: Session, issuer: str, client_id: str | None) -> Registration | None:
-    """The registration for (issuer, client_id); without a client_id, the issuer's only one."""
+def find_registration(
+    session: Session, issuer: str, client_id: str | None, *, with_deployments: bool = False
+) -> Registration | None:
+    """The registration for (issuer, client_id); without a client_id, the issuer's only one.
+
+    ``with_deployments`` loads its deployments in the same query (a launch checks them).
+    """
     query = select(Registration).where(Registration.issuer == issuer)
+    if with_deployments:
+        query = query.options(joinedload(Registration.deployments))
     if client_id:
-        return session.scalar(query.where(Registration.client_id == client_id))
-    found = session.scalars(query.limit(2)).all()
+        return session.scalars(query.where(Registration.client_id == client_id)).unique().first()
+    found = session.scalars(query).unique().all()
     return found[0] if len(found) == 1 else None
 
 
@@ -203,22 +210,35 @@ class _KnownRows:
         return self.context is not None
 
 
+_KNOWN_ROWS = (
+    select(Context, ResourceLink, User, Membership)
+    .outerjoin(
+        ResourceLink,
+        and_(
+            ResourceLink.context_id == Context.id,
+            ResourceLink.resource_link_id == bindparam("resource_link_id"),
+        ),
+    )
+    .outerjoin(User, and_(User.issuer == bindparam("issuer"), User.sub == bindparam("sub")))
+    .outerjoin(Membership, and_(Membership.context_id == Context.id, Membership.user_id == User.id))
+    .where(
+        Context.deployment_id == bindparam("deployment_id"),
+        Context.context_id == bindparam("context_id"),
+    )
+)  # built once: a repeat launch runs this one statement to find all its rows
+
+
 def _known_rows(session: Session, deployment: Deployment, launch: Launch) -> _KnownRows:
     """One query for a repeat launch's rows; a missing row in a known course does not exist."""
     row = session.execute(
-        select(Context, ResourceLink, User, Membership)
-        .outerjoin(
-            ResourceLink,
-            and_(
-                ResourceLink.context_id == Context.id,
-                ResourceLink.resource_link_id == launch.resource_link.id,
-            ),
-        )
-        .outerjoin(User, and_(User.issuer == launch.issuer, User.sub == launch.user.sub))
-        .outerjoin(
-            Membership, and_(Membership.context_id == Context.id, Membership.user_id == User.id)
-        )
-        .where(Context.deployment_id == deployment.id, Context.context_id == _context_key(launch))
+        _KNOWN_ROWS,
+        {
+            "resource_link_id": launch.resource_link.id,
+            "issuer": launch.issuer,
+            "sub": launch.user.sub,
+            "deployment_id": deployment.id,
+            "context_id": _context_key(launch),
+        },
     ).first()
     return _KnownRows(*row) if row else _KnownRows()
 
