@@ -118,7 +118,6 @@ MESSAGES = {
             "This activity is set up with a widget Social Bridge does not have. Ask your instructor to check its settings."
         ),
     ),
-    "launch_storage_failed": (TITLE, _l("The tool could not save the launch. Please try again.")),
     "login_missing_issuer": (
         _l("Login request not valid"),
         _l("The login request has no issuer (iss). The LMS must send it."),

@@ -71,7 +71,11 @@ class BridgeOIDCLogin(FlaskOIDCLogin):
         )
         storage_frame = self._get_request_param("lti_storage_target")
         if storage_frame and self._conf.registration:
-            target = StorageTarget(storage_frame, origin_of(self._conf.registration.auth_login_url))
+            target = StorageTarget(
+                storage_frame,
+                origin_of(self._conf.registration.auth_login_url),
+                tuple(self._conf.registration.allowed_origins),
+            )
             self._state_params = {**self._state_params, "storage": target.as_params()}
         return registration
 

@@ -29,15 +29,19 @@ class StorageTarget:
 
     frame: str
     origin: str
+    frame_ancestors: tuple[str, ...] = ()  # the registration's, for the launch's read-back page
 
-    def as_params(self) -> dict[str, str]:
-        return {"frame": self.frame, "origin": self.origin}
+    def as_params(self) -> dict[str, Any]:
+        return {"frame": self.frame, "origin": self.origin, "ancestors": list(self.frame_ancestors)}
 
     @classmethod
     def from_params(cls, params: Any) -> StorageTarget | None:
         if not isinstance(params, dict) or not params.get("frame") or not params.get("origin"):
             return None
-        return cls(frame=str(params["frame"]), origin=str(params["origin"]))
+        ancestors = tuple(str(a) for a in params.get("ancestors") or ())
+        return cls(
+            frame=str(params["frame"]), origin=str(params["origin"]), frame_ancestors=ancestors
+        )
 
 
 @dataclass(frozen=True)

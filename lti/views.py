@@ -86,6 +86,7 @@ def complete_launch() -> str:
 
 
 def _read_platform_storage(rt: Runtime, needed: StorageCheckNeeded) -> str:
+    set_frame_ancestors(needed.target.frame_ancestors)
     launch_id = park_launch(rt.cache, PendingLaunch(request.form["id_token"], needed.state))
     return render_template(
         "lti/storage_launch.html",
@@ -117,9 +118,11 @@ def _record(rt: Runtime, message: BridgeMessageLaunch, value: Launch) -> tenancy
                 return tenancy.record_launch(
                     session, message.registration, message.deployment, value
                 )
-        except IntegrityError:
-            if attempt:
-                raise
+        except IntegrityError as exc:
+            if attempt:  # not a race: e.g. the deployment was removed during the launch
+                raise LaunchError(
+                    "The launch could not be recorded.", code="invalid_deployment"
+                ) from exc
     raise AssertionError("unreachable")
 
 
@@ -131,6 +134,8 @@ def _deep_link_picker(rt: Runtime, message: BridgeMessageLaunch) -> str:
         registration.auth_login_url,
         registration.allowed_origins,
     )
+    with rt.database.transaction() as session:
+        message.consume_nonce(session)  # a deep-linking request is single use like any launch
     return render_template(
         "lti/deep_link_picker.html",
         deep_link_id=deep_linking.park(rt.cache, picked),

@@ -177,3 +177,12 @@ def test_response_after_a_tool_key_rotation_verifies_with_the_new_key_set(
     # ...and a fresh registration, which fetches the published set again, verifies it.
     body, items = verify(client, peer, token)
     assert items[0]["custom"]["widget"] == "kb" and body["iss"] == CLIENT_ID
+
+
+def test_replayed_deep_linking_request_is_refused(peer, launch, client):
+    peer.plan = deep_link_plan(peer)
+    first = launch()
+    assert first.response.status_code == 200
+    again = client.post("/lti/launch", data=first.fields)
+    assert again.status_code == 400
+    assert "<code>replayed_launch</code>" in again.get_data(as_text=True)

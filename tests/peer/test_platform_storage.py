@@ -35,11 +35,11 @@ def stored(peer, client, app):
     cookieless = app.test_client(use_cookies=False)
     page = cookieless.post("/lti/launch", data=fields)
     assert page.status_code == 200, page.get_data(as_text=True)
-    return put, page.get_data(as_text=True), cookieless
+    return put, page.get_data(as_text=True), cookieless, page.headers["Content-Security-Policy"]
 
 
 def test_login_page_stores_state_and_nonce_for_the_platform_auth_origin(stored, peer):
-    put, _, _ = stored
+    put, _, _, _ = stored
     assert put["mode"] == "login" and put["frame"] == "post_message_forwarding"
     assert put["origin"] == peer.base_url  # the origin of the platform's OIDC auth URL
     assert put["state-key"].endswith(put["state"]) and put["nonce-key"].endswith(put["nonce"])
@@ -47,7 +47,7 @@ def test_login_page_stores_state_and_nonce_for_the_platform_auth_origin(stored, 
 
 
 def test_cookieless_launch_completes_with_values_read_from_platform_storage(stored):
-    put, page, browser = stored
+    put, page, browser, _ = stored
     get = data_attributes(page)
     assert (get["mode"], get["state-key"], get["nonce-key"]) == (
         "launch",
@@ -68,7 +68,7 @@ def test_cookieless_launch_completes_with_values_read_from_platform_storage(stor
     ("field", "code"), [("state", "invalid_state"), ("nonce", "invalid_nonce")]
 )
 def test_cookieless_launch_is_refused_when_storage_holds_other_values(stored, field, code):
-    put, page, browser = stored
+    put, page, browser, _ = stored
     form = {
         "launch_id": hidden(page, "launch_id"),
         "state": put["state"],
@@ -87,3 +87,8 @@ def test_unknown_launch_id_is_refused(client):
     assert response.status_code == 400 and "<code>launch_expired</code>" in response.get_data(
         as_text=True
     )
+
+
+def test_read_back_page_may_be_framed_only_by_the_registration_origins(stored, peer):
+    *_, csp = stored
+    assert f"frame-ancestors {peer.base_url}" in csp
