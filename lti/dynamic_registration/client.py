@@ -138,6 +138,37 @@ class PlatformClient:
             headers["Authorization"] = f"Bearer {registration_token}"
         return headers
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        registration_token: str,
+        *,
+        refusal: tuple[str, str, dict[str, str]],
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One request with the timeout and no redirects; unreachable -> RegistrationError (502)."""
+        try:
+            return requests.request(
+                method,
+                url,
+                headers=self._headers(registration_token),
+                timeout=self._timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            message, code, details = refusal
+            log.warning(
+                "%s %s unreachable (%s)", method, next(iter(details.values())), type(exc).__name__
+            )
+            raise RegistrationError(
+                message,
+                code=code,
+                http_status=502,
+                details={**details, "reason": type(exc).__name__},
+            ) from exc
+
     def fetch_configuration(self, url: str, registration_token: str = "") -> PlatformConfiguration:
         """GET and check the platform's OpenID configuration (§3, step 2).
 
@@ -152,21 +183,11 @@ class PlatformClient:
             status=400,
         )
         shown = without_query(url)
-        try:
-            response = requests.get(
-                url,
-                headers=self._headers(registration_token),
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            log.warning("openid configuration unreachable: %s (%s)", shown, type(exc).__name__)
-            raise RegistrationError(
-                "The platform's OpenID configuration could not be fetched.",
-                code="registration_configuration_unavailable",
-                http_status=502,
-                details={"openid_configuration": shown, "reason": type(exc).__name__},
-            ) from exc
+        response = self._send(
+            "GET", url, registration_token,
+            refusal=("The platform's OpenID configuration could not be fetched.",
+                     "registration_configuration_unavailable", {"openid_configuration": shown}),
+        )  # fmt: skip
         if response.status_code != 200:
             raise RegistrationError(
                 "The platform's OpenID configuration could not be fetched.",
@@ -243,22 +264,11 @@ class PlatformClient:
         """POST the tool's client metadata to the registration endpoint (§3, step 3)."""
         endpoint = configuration.registration_endpoint
         shown = without_query(endpoint)
-        try:
-            response = requests.post(
-                endpoint,
-                json=client_metadata,
-                headers=self._headers(registration_token),
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            log.warning("registration endpoint unreachable: %s (%s)", shown, type(exc).__name__)
-            raise RegistrationError(
-                "The platform's registration endpoint could not be reached.",
-                code="registration_endpoint_unavailable",
-                http_status=502,
-                details={"registration_endpoint": shown, "reason": type(exc).__name__},
-            ) from exc
+        response = self._send(
+            "POST", endpoint, registration_token, json=client_metadata,
+            refusal=("The platform's registration endpoint could not be reached.",
+                     "registration_endpoint_unavailable", {"registration_endpoint": shown}),
+        )  # fmt: skip
         if not 200 <= response.status_code < 300:
             log.warning("registration refused: %s answered %s", shown, response.status_code)
             raise RegistrationError(
