@@ -24,8 +24,10 @@ import lti.views
 from bridge import cli as bridge_cli
 from bridge import shell, web
 from bridge import widgets as widget_types
+from bridge.api import init_api
 from bridge.cli import register_setup_hook
 from bridge.db import Database
+from bridge.events import EventBus
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
 from config import Settings, load_settings
@@ -88,6 +90,11 @@ def create_app(
     Babel(app)
     web.init_web(app)
     web.register_error_messages(lti.messages.MESSAGES)
+    app.extensions[web.EVENTS_KEY] = EventBus()
+    api = init_api(app)
+    for widget in CATALOGUE:
+        if widget.blueprint is not None:
+            api.register_blueprint(widget.blueprint)
     app.register_blueprint(shell.bp)
     app.register_blueprint(lti.views.bp)
     app.register_blueprint(lti.dynamic_registration.views.bp)

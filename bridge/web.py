@@ -16,19 +16,21 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from bridge.errors import BridgeError
+from bridge.events import EventBus
 from bridge.runtime import runtime
 from bridge.urls import origin_of, sandbox_base_url
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+EVENTS_KEY = "bridge.events"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 # code -> (title, message). Packages add theirs with register_error_messages().
@@ -75,6 +77,11 @@ _HTTP_CODES = {
 
 def register_error_messages(messages: Mapping[str, tuple[LazyString, LazyString]]) -> None:
     _MESSAGES.update(messages)
+
+
+def event_bus() -> EventBus:
+    """The app's activity-event bus (subscribers are wired by the composition root)."""
+    return current_app.extensions[EVENTS_KEY]
 
 
 def db() -> Session:
@@ -201,10 +208,13 @@ def _handle_bridge_error(error: BridgeError) -> Response:
     return error_response(error.code, error.http_status, error.message, error.details)
 
 
-def _handle_http_error(error: HTTPException) -> Response:
+def handle_http_error(error: HTTPException) -> Response:
+    """An HTTP error (404, 405, 413, a validation 422 from the API framework) in the house shape."""
     status = error.code or 500
     code = _HTTP_CODES.get(status, "invalid_input" if status < 500 else "server_error")
-    response = error_response(code, status)
+    messages = (getattr(error, "data", None) or {}).get("messages")
+    details = {"fields": messages} if isinstance(messages, dict) else None
+    response = error_response(code, status, details=details)
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return response
@@ -220,5 +230,5 @@ def init_web(app: Flask) -> None:
     app.after_request(_finish_request)
     app.teardown_request(_teardown_request)
     app.register_error_handler(BridgeError, _handle_bridge_error)
-    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -6,6 +6,7 @@ Each widget's blueprint, events and completion criteria arrive with its own issu
 from __future__ import annotations
 
 from bridge.widgets import WidgetCatalogue, WidgetSpec
+from widgets.discussion import api as discussion_api
 
 CATALOGUE = WidgetCatalogue(
     widgets=(
@@ -13,6 +14,12 @@ CATALOGUE = WidgetCatalogue(
             name="discussion",
             title="Discussion",
             description="Threads, replies and reactions for the course.",
+            blueprint=discussion_api.bp,
+            events=(
+                "discussion.thread_created",
+                "discussion.reply_created",
+                "discussion.reaction_given",
+            ),
         ),
         WidgetSpec(
             name="video",

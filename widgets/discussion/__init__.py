@@ -1,0 +1,1 @@
+"""The discussion widget: threads, replies (two levels), edits with history, reactions."""

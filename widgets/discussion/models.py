@@ -1,0 +1,82 @@
+"""Discussion tables. Every row carries its placement (resource link) so queries stay scoped."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bridge.db import Base, UTCDateTime, UUIDPrimaryKey, utcnow
+
+
+class Thread(UUIDPrimaryKey, Base):
+    __tablename__ = "discussion_thread"
+    __table_args__ = (
+        Index("ix_discussion_thread_activity", "resource_link_id", "last_activity_at", "id"),
+    )
+
+    resource_link_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="CASCADE")
+    )
+    author_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_user.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    is_question: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Post(UUIDPrimaryKey, Base):
+    """The thread's opening post (no parent), a reply to it, or a reply to a reply."""
+
+    __tablename__ = "discussion_post"
+    __table_args__ = (Index("ix_discussion_post_thread", "thread_id", "created_at"),)
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_thread.id", ondelete="CASCADE")
+    )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("discussion_post.id", ondelete="CASCADE"), nullable=True
+    )
+    depth: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # 0 opening post, 1 reply, 2 reply to a reply
+    author_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_user.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)  # Markdown as written
+    body_html: Mapped[str] = mapped_column(Text)  # rendered and sanitised once, at write time
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PostRevision(UUIDPrimaryKey, Base):
+    """A body a post had before an edit (the history shown as "edited")."""
+
+    __tablename__ = "discussion_post_revision"
+
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_post.id", ondelete="CASCADE"), index=True
+    )
+    editor_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reaction(UUIDPrimaryKey, Base):
+    __tablename__ = "discussion_reaction"
+    __table_args__ = (UniqueConstraint("post_id", "user_id", "kind"),)
+
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_post.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,299 @@
+"""Discussion use cases. Handed a database session, the request's tenancy scope and the event bus;
+never imports Flask. Every query is limited to the scope's placement: another course's ids are
+simply not found."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.db import utcnow
+from bridge.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from bridge.events import Event, EventBus
+from bridge.tenancy.models import User
+from bridge.tenancy.scope import Scope
+from widgets.discussion import rules
+from widgets.discussion.models import Post, PostRevision, Reaction, Thread
+
+SORTS = ("active", "newest")
+MAX_PAGE = 50
+
+
+@dataclass(frozen=True)
+class PostView:
+    id: uuid.UUID
+    parent_id: uuid.UUID | None
+    depth: int
+    author_name: str
+    body_html: str
+    created_at: datetime
+    edited: bool
+    deleted: bool
+    mine: bool
+    reactions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    id: uuid.UUID
+    title: str
+    author_name: str
+    is_question: bool
+    pinned: bool
+    locked: bool
+    reply_count: int
+    created_at: datetime
+    last_activity_at: datetime
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    threads: list[ThreadView]
+    next_cursor: str | None
+
+
+def _display_name(user: User) -> str:
+    return (
+        user.name or " ".join(filter(None, (user.given_name, user.family_name))) or "Course member"
+    )
+
+
+def _cursor(thread: Thread, sort: str) -> str:
+    key = thread.last_activity_at if sort == "active" else thread.created_at
+    return base64.urlsafe_b64encode(f"{key.isoformat()}|{thread.id}".encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, _, thread_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(thread_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInputError("The page cursor is not valid.", code="invalid_cursor") from exc
+
+
+class DiscussionService:
+    def __init__(self, session: Session, scope: Scope, events: EventBus) -> None:
+        self._session = session
+        self._scope = scope
+        self._events = events
+
+    # -- reading ---------------------------------------------------------------------------------
+    def list_threads(
+        self, sort: str = "active", cursor: str | None = None, limit: int = 20
+    ) -> ThreadPage:
+        if sort not in SORTS:
+            raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}.", code="invalid_sort")
+        limit = max(1, min(limit, MAX_PAGE))
+        key = Thread.last_activity_at if sort == "active" else Thread.created_at
+        query: Select[tuple[Thread, User]] = (
+            select(Thread, User)
+            .join(User, User.id == Thread.author_id)
+            .where(Thread.resource_link_id == self._scope.resource_link_id)
+            .order_by(key.desc(), Thread.id.desc())
+            .limit(limit + 1)
+        )
+        if cursor:
+            stamp, thread_id = _parse_cursor(cursor)
+            query = query.where(or_(key < stamp, and_(key == stamp, Thread.id < thread_id)))
+        rows = self._session.execute(query).all()
+        page = [self._thread_view(thread, user) for thread, user in rows[:limit]]
+        next_cursor = _cursor(rows[limit - 1][0], sort) if len(rows) > limit else None
+        return ThreadPage(page, next_cursor)
+
+    def get_thread(self, thread_id: uuid.UUID) -> tuple[ThreadView, list[PostView]]:
+        thread = self._thread(thread_id)
+        author = self._session.get(User, thread.author_id)
+        assert author is not None  # noqa: S101 - foreign key
+        rows = self._session.execute(
+            select(Post, User)
+            .join(User, User.id == Post.author_id)
+            .where(Post.thread_id == thread.id)
+            .order_by(Post.created_at, Post.id)
+        ).all()
+        counts = self._reaction_counts([post.id for post, _ in rows])
+        posts = [self._post_view(post, user, counts.get(post.id, {})) for post, user in rows]
+        return self._thread_view(thread, author), posts
+
+    # -- writing ---------------------------------------------------------------------------------
+    def create_thread(self, title: str, body: str, is_question: bool = False) -> ThreadView:
+        self._require_posting()
+        title = rules.normalise_title(title)
+        if not title or len(title) > rules.MAX_TITLE:
+            raise InvalidInputError(
+                f"A title of 1 to {rules.MAX_TITLE} characters is required.", code="invalid_title"
+            )
+        body_html = self._checked_body(body)
+        now = utcnow()
+        thread = Thread(
+            id=uuid.uuid4(), resource_link_id=self._scope.resource_link_id, author_id=self._scope.user_id,
+            title=title, is_question=is_question, created_at=now, last_activity_at=now,
+        )  # fmt: skip
+        opening = Post(
+            id=uuid.uuid4(), thread_id=thread.id, depth=0, author_id=self._scope.user_id,
+            body=body, body_html=body_html, created_at=now,
+        )  # fmt: skip
+        self._session.add(thread)
+        self._session.flush()
+        self._session.add(opening)
+        self._emit("discussion.thread_created", "thread", thread.id)
+        author = self._session.get(User, self._scope.user_id)
+        assert author is not None  # noqa: S101 - the scope's own user
+        return self._thread_view(thread, author)
+
+    def reply(self, thread_id: uuid.UUID, parent_id: uuid.UUID, body: str) -> PostView:
+        self._require_posting()
+        thread = self._thread(thread_id)
+        if thread.locked and not self._scope.access.can_moderate:
+            raise ForbiddenError("This thread is locked.", code="thread_locked")
+        parent = self._post(parent_id)
+        if parent.thread_id != thread.id:
+            raise InvalidInputError(
+                "The post replied to is not in this thread.", code="wrong_thread"
+            )
+        if parent.depth >= rules.MAX_DEPTH:
+            raise InvalidInputError(
+                "Replies nest two levels deep; reply to the reply above.", code="too_deep"
+            )
+        if parent.deleted_at is not None:
+            raise ConflictError("The post replied to was removed.", code="post_removed")
+        now = utcnow()
+        post = Post(
+            id=uuid.uuid4(), thread_id=thread.id, parent_id=parent.id, depth=parent.depth + 1,
+            author_id=self._scope.user_id, body=body, body_html=self._checked_body(body), created_at=now,
+        )  # fmt: skip
+        self._session.add(post)
+        thread.reply_count += 1
+        thread.last_activity_at = now
+        self._emit("discussion.reply_created", "post", post.id, subject_id=parent.author_id)
+        author = self._session.get(User, self._scope.user_id)
+        assert author is not None  # noqa: S101 - the scope's own user
+        return self._post_view(post, author, {})
+
+    def edit_post(self, post_id: uuid.UUID, body: str) -> PostView:
+        post = self._post(post_id)
+        if not rules.may_edit(self._scope, post.author_id):
+            raise ForbiddenError(
+                "Only the author or a moderator may edit this post.", code="not_author"
+            )
+        if post.deleted_at is not None:
+            raise ConflictError("A removed post cannot be edited.", code="post_removed")
+        body_html = self._checked_body(body)
+        self._session.add(
+            PostRevision(post_id=post.id, editor_id=self._scope.user_id, body=post.body)
+        )
+        post.body, post.body_html, post.edited_at = body, body_html, utcnow()
+        author = self._session.get(User, post.author_id)
+        assert author is not None  # noqa: S101 - foreign key
+        return self._post_view(post, author, self._reaction_counts([post.id]).get(post.id, {}))
+
+    def delete_post(self, post_id: uuid.UUID) -> None:
+        """Soft delete: the thread stays readable with a "post removed" placeholder."""
+        post = self._post(post_id)
+        if not rules.may_edit(self._scope, post.author_id):
+            raise ForbiddenError(
+                "Only the author or a moderator may remove this post.", code="not_author"
+            )
+        post.deleted_at = post.deleted_at or utcnow()
+
+    def react(self, post_id: uuid.UUID, kind: str) -> dict[str, int]:
+        self._require_posting()
+        if kind not in rules.REACTIONS:
+            raise InvalidInputError(
+                f"kind must be one of {', '.join(sorted(rules.REACTIONS))}.",
+                code="invalid_reaction",
+            )
+        post = self._post(post_id)
+        if post.deleted_at is not None:
+            raise ConflictError("A removed post cannot be reacted to.", code="post_removed")
+        try:
+            with self._session.begin_nested():
+                self._session.add(Reaction(post_id=post.id, user_id=self._scope.user_id, kind=kind))
+        except IntegrityError:
+            return self._reaction_counts([post.id]).get(post.id, {})  # already given: idempotent
+        self._emit(
+            "discussion.reaction_given", "post", post.id, subject_id=post.author_id, kind=kind
+        )
+        return self._reaction_counts([post.id]).get(post.id, {})
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _require_posting(self) -> None:
+        if not self._scope.access.can_post:
+            raise ForbiddenError("Your role here is read-only.", code="read_only")
+
+    def _checked_body(self, body: str) -> str:
+        if not body.strip():
+            raise InvalidInputError("The post is empty.", code="empty_body")
+        if len(body) > rules.MAX_BODY:
+            raise InvalidInputError(
+                f"Posts are at most {rules.MAX_BODY} characters.", code="body_too_long"
+            )
+        return rules.render_markdown(body)
+
+    def _thread(self, thread_id: uuid.UUID) -> Thread:
+        thread = self._session.scalar(
+            select(Thread).where(
+                Thread.id == thread_id, Thread.resource_link_id == self._scope.resource_link_id
+            )
+        )
+        if thread is None:
+            raise NotFoundError("No such thread here.", code="thread_not_found")
+        return thread
+
+    def _post(self, post_id: uuid.UUID) -> Post:
+        post = self._session.scalar(
+            select(Post)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Post.id == post_id, Thread.resource_link_id == self._scope.resource_link_id)
+        )
+        if post is None:
+            raise NotFoundError("No such post here.", code="post_not_found")
+        return post
+
+    def _reaction_counts(self, post_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+        if not post_ids:
+            return {}
+        counts: dict[uuid.UUID, dict[str, int]] = {}
+        rows = self._session.execute(
+            select(Reaction.post_id, Reaction.kind, func.count())
+            .where(Reaction.post_id.in_(post_ids))
+            .group_by(Reaction.post_id, Reaction.kind)
+        )
+        for post_id, kind, count in rows:
+            counts.setdefault(post_id, {})[kind] = count
+        return counts
+
+    def _emit(
+        self,
+        name: str,
+        object_type: str,
+        object_id: uuid.UUID,
+        subject_id: uuid.UUID | None = None,
+        **data: str,
+    ) -> None:
+        self._events.emit(
+            self._session, self._scope, Event(name, object_type, object_id, subject_id, data)
+        )
+
+    def _thread_view(self, thread: Thread, author: User) -> ThreadView:
+        return ThreadView(
+            id=thread.id, title=thread.title, author_name=_display_name(author), is_question=thread.is_question,
+            pinned=thread.pinned, locked=thread.locked, reply_count=thread.reply_count,
+            created_at=thread.created_at, last_activity_at=thread.last_activity_at,
+        )  # fmt: skip
+
+    def _post_view(self, post: Post, author: User, reactions: dict[str, int]) -> PostView:
+        deleted = post.deleted_at is not None
+        return PostView(
+            id=post.id, parent_id=post.parent_id, depth=post.depth,
+            author_name="" if deleted else _display_name(author),
+            body_html="" if deleted else post.body_html, created_at=post.created_at,
+            edited=post.edited_at is not None, deleted=deleted, mine=post.author_id == self._scope.user_id,
+            reactions=reactions,
+        )  # fmt: skip
