@@ -63,4 +63,6 @@ def get_placement(placement_id: uuid.UUID) -> Response:
 def render_shell(scope: Scope, view: PlacementView, token: str) -> str:
     """The widget page of a fresh launch, carrying its session token for the page's scripts."""
     widget = current_catalogue().get(view.widget)
+    if widget is not None and widget.page is not None:
+        return str(widget.page(scope, view, token))
     return render_template("shell.html", view=view, widget=widget, scope=scope, session_token=token)

@@ -3,8 +3,9 @@ app, so ``bridge`` and ``lti`` read the widgets at run time without importing ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, current_app
 
@@ -19,6 +20,9 @@ class WidgetSpec:
     blueprint: Blueprint | None = None
     events: tuple[str, ...] = ()
     criteria: tuple[str, ...] = ()
+    # Renders the widget's own page after a launch: page(scope, placement_view, session_token) -> HTML.
+    # Without one, the generic shell stands in.
+    page: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
