@@ -181,3 +181,9 @@ def test_api_needs_a_session_and_publishes_an_openapi_spec(client):
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
     spec = client.get("/api/openapi.json").get_json()
     assert "/api/v1/discussion/threads" in spec["paths"]
+
+
+def test_preview_renders_sanitised_markdown(member):
+    response = member("learner").call("POST", "/preview", json={"body": "*hi* <script>x</script>"})
+    assert response.status_code == 200
+    assert response.get_json()["body_html"] == "<p><em>hi</em> &lt;script&gt;x&lt;/script&gt;</p>\n"

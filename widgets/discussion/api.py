@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from bridge.auth import current_scope, renew_session_header, require_session
 from bridge.web import db, event_bus
 from widgets.discussion import schemas
+from widgets.discussion.rules import render_markdown
 from widgets.discussion.service import DiscussionService
 
 bp = Blueprint(
@@ -85,3 +86,12 @@ def delete_post(post_id: uuid.UUID) -> None:
 def react(data: dict[str, Any], post_id: uuid.UUID) -> Any:
     """React to a post (idempotent per kind)."""
     return {"reactions": service().react(post_id, data["kind"])}
+
+
+@bp.post("/preview")
+@require_session
+@bp.arguments(schemas.PostEdit)
+@bp.response(200, schemas.PreviewOut)
+def preview(data: dict[str, Any]) -> Any:
+    """The HTML a body would render to (Markdown, sanitised), for the editor's preview."""
+    return {"body_html": render_markdown(data["body"])}

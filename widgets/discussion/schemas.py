@@ -70,3 +70,7 @@ class ThreadDetailOut(Schema):
 
 class ReactionsOut(Schema):
     reactions = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class PreviewOut(Schema):
+    body_html = fields.String()
