@@ -7,7 +7,6 @@ registers each package's blueprints and CLI commands and puts the widget catalog
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from bridge.api import init_api
 from bridge.cli import register_setup_hook
 from bridge.db import Database
 from bridge.events import EventBus
+from bridge.logs import configure_logging
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
 from config import Settings, load_settings
@@ -74,9 +74,7 @@ def create_app(
 ) -> Flask:
     """Build the application from the environment, a TOML file and ``test_config`` overrides."""
     settings = load_settings(env=env, overrides=test_config)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     _configure_flask(app, settings)
     settings.var_path.mkdir(parents=True, exist_ok=True)

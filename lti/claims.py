@@ -28,6 +28,7 @@ DL_CONTENT_ITEMS = DL + "content_items"
 DL_DATA = DL + "data"
 
 LTI_VERSION = "1.3.0"
+MAX_ID_LENGTH = 255
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
@@ -109,11 +110,28 @@ def _check_placement(body: dict[str, Any]) -> None:
             raise _missing("resource_link.id")
     context = body.get(CONTEXT)
     if context is not None and (
-        not isinstance(context, dict) or not _non_empty_str(context.get("id"))
+        not isinstance(context, dict)
+        or not _non_empty_str(context.get("id"))
+        or not _optional_str_list(context.get("type"))
     ):
         raise _invalid("context")
     if not isinstance(body.get(CUSTOM, {}), dict):
         raise _invalid("custom")
+    for claim, value in _identifiers(body):
+        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+            raise LaunchError(f"The {claim} is longer than {MAX_ID_LENGTH} characters.",
+                              code="invalid_claim", details={"claim": claim})  # fmt: skip
+
+
+def _optional_str_list(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _identifiers(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The ids the tool stores as keys (LTI 1.3 caps them at 255 characters)."""
+    link, context = body.get(RESOURCE_LINK) or {}, body.get(CONTEXT) or {}
+    return [("sub", body.get("sub")), ("deployment_id", body.get(DEPLOYMENT_ID)),
+            ("resource_link.id", link.get("id")), ("context.id", context.get("id"))]  # fmt: skip
 
 
 def check_required(body: dict[str, Any]) -> None:

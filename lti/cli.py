@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from flask.cli import AppGroup
@@ -18,6 +19,7 @@ from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Registration
 from lti import keys as tool_keys
 from lti.dynamic_registration import invitations
+from lti.dynamic_registration.client import origin
 from lti.tool_document import tool_urls
 
 P = ParamSpec("P")
@@ -113,7 +115,7 @@ sandbox = AppGroup("sandbox", help="The built-in sandbox LMS (BRIDGE_SANDBOX=1).
 @cli_errors
 def platform_add(**options: object) -> None:
     """Register a platform; prints the tool URLs to enter in the LMS."""
-    _check_origins(options["allowed_origins"], "--allowed-origin")  # type: ignore[arg-type]
+    options["allowed_origins"] = _check_origins(options["allowed_origins"], "--allowed-origin")  # type: ignore[arg-type]
     spec = tenancy.RegistrationSpec(
         issuer=str(options["issuer"]),
         client_id=str(options["client_id"]),
@@ -136,12 +138,24 @@ def platform_add(**options: object) -> None:
     _print_tool_urls()
 
 
-def _check_origins(origins: tuple[str, ...], hint: str) -> None:
-    for origin in origins:
-        if not origin.startswith(("https://", "http://")) or origin.count("/") > 2:
+def _check_origins(origins: tuple[str, ...], hint: str) -> tuple[str, ...]:
+    """Each value must be an origin (scheme://host[:port]); it goes into a CSP header, normalised."""
+    for value in origins:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if (
+            not origin(value)
+            or parts is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             raise click.BadParameter(
-                f"{origin!r} is not an origin like https://lms.example.edu", param_hint=hint
+                f"{value!r} is not an origin like https://lms.example.edu", param_hint=hint
             )
+    return tuple(origin(value) for value in origins)
 
 
 @platform.command("origins")
@@ -159,7 +173,7 @@ def platform_origins(
 
     Canvas frames the tool from the school's own domain, not from its issuer's: add it here.
     """
-    _check_origins(added, "--add")
+    added = _check_origins(added, "--add")
     with runtime().database.transaction() as session:
         registration = _find(session, issuer, client_id)
         kept = [o for o in registration.allowed_origins if o not in removed]

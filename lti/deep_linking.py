@@ -84,15 +84,19 @@ def park(cache: Cache, request: DeepLinkRequest) -> str:
     return deep_link_id
 
 
-def take(cache: Cache, deep_link_id: str) -> DeepLinkRequest | None:
-    """The parked request, removed (single use); None if unknown or expired."""
+def peek(cache: Cache, deep_link_id: str) -> DeepLinkRequest | None:
+    """The parked request, left in place; None if unknown or expired. Single use is enforced
+    where the response is signed (a claim in the database), since a cache delete is not atomic."""
     if not deep_link_id or len(deep_link_id) > 100:
         return None
     stored = cache.get(PARKED_PREFIX + deep_link_id)
     if not isinstance(stored, dict):
         return None
-    cache.delete(PARKED_PREFIX + deep_link_id)
     return DeepLinkRequest(**{**stored, "allowed_origins": tuple(stored["allowed_origins"])})
+
+
+def discard(cache: Cache, deep_link_id: str) -> None:
+    cache.delete(PARKED_PREFIX + deep_link_id)
 
 
 def response_jwt(

@@ -26,13 +26,18 @@ def _custom(body: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _widget_in(target_link_uri: str) -> str:
+    try:
+        return parse_qs(urlsplit(target_link_uri).query).get("widget", [""])[0]
+    except ValueError:  # not a parseable URL (e.g. a broken IPv6 host): no widget named there
+        return ""
+
+
 def choose_widget(
     custom: Mapping[str, str], target_link_uri: str, catalogue: WidgetCatalogue
 ) -> str:
     """The widget: custom parameter ``widget``, else ``?widget=`` on the target link, else the default."""
-    requested = (
-        custom.get("widget") or parse_qs(urlsplit(target_link_uri).query).get("widget", [""])[0]
-    )
+    requested = custom.get("widget") or _widget_in(target_link_uri)
     requested = requested.strip().lower()
     if not requested:
         return catalogue.default

@@ -123,7 +123,7 @@ class BridgeOIDCLogin(FlaskOIDCLogin):
                 target=target,
                 state_key=STATE_KEY_PREFIX + query["state"][0],
                 state=query["state"][0],
-                nonce_key=NONCE_KEY_PREFIX + query["nonce"][0],
+                nonce_key=NONCE_KEY_PREFIX + query["state"][0],
                 nonce=query["nonce"][0],
             )
         )

@@ -19,6 +19,7 @@ from flask_caching import Cache
 
 PENDING_PREFIX = "lti-pending-launch:"
 PENDING_LIFETIME_SECONDS = 120
+# Both keys derive from the state, so the launch's read-back page never needs to show the nonce.
 STATE_KEY_PREFIX = "lti1p3_state_"
 NONCE_KEY_PREFIX = "lti1p3_nonce_"
 

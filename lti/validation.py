@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import requests
 from flask_caching import Cache
+from jwcrypto.common import JWException
 from jwcrypto.jwk import JWK
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException, ToolConfException
@@ -95,7 +96,7 @@ class KeySetFetcher:
             if isinstance(key, dict) and key.get("kid") == kid and key.get("alg", alg) == alg:
                 try:
                     return JWK(**key).export_to_pem().decode("ascii")
-                except (ValueError, TypeError, KeyError) as exc:
+                except (ValueError, TypeError, KeyError, JWException) as exc:
                     raise LaunchError(
                         "The platform's key cannot be read.", code="unknown_key"
                     ) from exc
@@ -209,6 +210,9 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
                 code="unsupported_algorithm",
                 details={"alg": str(alg)},
             )
+        if not isinstance(body.get("iss"), str) or not body["iss"]:
+            raise LaunchError("The id_token has no valid iss claim.", code="invalid_claim",
+                              details={"claim": "iss"})  # fmt: skip
         if not isinstance(header.get("kid"), str) or not header["kid"]:
             raise LaunchError("The id_token's header has no kid.", code="missing_kid")
         return self
@@ -267,6 +271,8 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
             )
         except jwt.InvalidTokenError as exc:
             raise _token_error(exc) from exc
+        except jwt.PyJWTError as exc:  # e.g. the platform published a key of the wrong type
+            raise LaunchError(str(exc), code="unknown_key", details={"reason": str(exc)}) from exc
         self._jwt["body"] = verified
         return self
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 
+from bridge.db import utcnow
 from bridge.errors import InvalidInputError, LaunchError
 from bridge.launch import Launch
+from bridge.nonces import consume_nonce
 from bridge.runtime import Runtime, runtime
 from bridge.shell import render_shell
 from bridge.tenancy import service as tenancy
@@ -33,6 +36,8 @@ bp = Blueprint("lti", __name__, template_folder="templates")
 LAUNCH_PATH = "/lti/launch"
 COMPLETE_PATH = "/lti/launch/complete"
 DEEP_LINK_PATH = "/lti/deep-link"
+DEEP_LINK_CLAIM = "social-bridge:deep-link-response"  # namespace of the single-use claims
+PARKED_LIFETIME = timedelta(seconds=deep_linking.PARKED_LIFETIME_SECONDS)
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
@@ -66,6 +71,9 @@ def launch() -> str:
 @bp.post(COMPLETE_PATH)
 def complete_launch() -> str:
     """Second half of a cookieless launch: the page read state and nonce from platform storage."""
+    if not _from_this_tool():
+        raise LaunchError("Only the tool's own page may complete a launch.", code="cross_site_completion",
+                          http_status=403)  # fmt: skip
     rt = runtime()
     pending = take_launch(rt.cache, request.form.get("launch_id", ""))
     if pending is None:
@@ -85,6 +93,14 @@ def complete_launch() -> str:
     return _open_widget(rt, message)
 
 
+def _from_this_tool() -> bool:
+    """The completion must come from the read-back page the tool served, not a cross-site form:
+    otherwise anyone holding their own parked launch could sign a victim in as themselves."""
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return True
+    return origin_of(request.headers.get("Origin", "")) == origin_of(tool_base_url())
+
+
 def _read_platform_storage(rt: Runtime, needed: StorageCheckNeeded) -> str:
     set_frame_ancestors(needed.target.frame_ancestors)
     launch_id = park_launch(rt.cache, PendingLaunch(request.form["id_token"], needed.state))
@@ -92,7 +108,7 @@ def _read_platform_storage(rt: Runtime, needed: StorageCheckNeeded) -> str:
         "lti/storage_launch.html",
         target=needed.target,
         state_key=STATE_KEY_PREFIX + needed.state,
-        nonce_key=NONCE_KEY_PREFIX + needed.nonce,
+        nonce_key=NONCE_KEY_PREFIX + needed.state,
         launch_id=launch_id,
         action=url_for("lti.complete_launch"),
     )
@@ -149,15 +165,21 @@ def _deep_link_picker(rt: Runtime, message: BridgeMessageLaunch) -> str:
 def deep_link_respond() -> str:
     """The instructor's choice: answer the platform with a signed LtiDeepLinkingResponse."""
     rt = runtime()
-    picked = deep_linking.take(rt.cache, request.form.get("deep_link_id", ""))
+    deep_link_id = request.form.get("deep_link_id", "")
+    picked = deep_linking.peek(rt.cache, deep_link_id)
     if picked is None:
         raise LaunchError("The deep-linking request expired.", code="deep_linking_expired")
     set_frame_ancestors(picked.allowed_origins)
     widget = current_catalogue().get(request.form.get("widget", ""))
-    if widget is None:
+    if widget is None:  # the request stays parked: the instructor may choose again
         raise InvalidInputError("Choose one of the widgets.", code="unknown_widget")
     with rt.database.transaction() as session:
+        if not consume_nonce(session, DEEP_LINK_CLAIM, deep_link_id, utcnow() + PARKED_LIFETIME):
+            raise LaunchError(
+                "The deep-linking request was already answered.", code="deep_linking_expired"
+            )
         key = keys.signing_key(session, rt.box)
+    deep_linking.discard(rt.cache, deep_link_id)
     title = deep_linking.clean_title(request.form.get("title", ""), widget)
     token = deep_linking.response_jwt(picked, widget, title, tool_url(LAUNCH_PATH), key)
     allow_form_action(origin_of(picked.return_url))

@@ -26,7 +26,8 @@
   window.addEventListener("message", function (event) {
     var reply = event.data;
     if (!reply || typeof reply !== "object" || !pending[reply.message_id]) { return; }
-    if (event.source !== to.win || (to.origin !== "*" && event.origin !== to.origin)) { return; }
+    // Only the platform (its OIDC auth origin) may answer, even when the request went out with "*".
+    if (event.source !== to.win || event.origin !== data.origin) { return; }
     var waiter = pending[reply.message_id];
     delete pending[reply.message_id];
     if (reply.error) { waiter.reject(reply.error); } else { waiter.resolve(reply); }

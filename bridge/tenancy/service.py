@@ -6,6 +6,7 @@ import Flask.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bridge.db import utcnow
 from bridge.errors import ConflictError, InvalidInputError, NotFoundError
 from bridge.launch import Launch
 from bridge.tenancy.models import (
+    ID_LENGTH,
     Context,
     Deployment,
     DeploymentStatus,
@@ -158,17 +160,31 @@ def find_deployment(
 
 
 def note_deployment(session: Session, registration: Registration, deployment_id: str) -> Deployment:
-    """Return the deployment, recording an unknown one (active only if the registration says so)."""
+    """Return the deployment, recording an unknown one (active only if the registration says so).
+
+    Two first launches of a new deployment may race (Canvas and Brightspace create one per
+    install): the loser's insert fails on the unique key and it reads the winner's row.
+    """
     deployment = find_deployment(session, registration, deployment_id)
-    if deployment is None:
-        status = (
-            DeploymentStatus.ACTIVE
-            if registration.auto_activate_deployments
-            else DeploymentStatus.PENDING
-        )
-        deployment = _new_deployment(registration, deployment_id, status)
-        session.add(deployment)
-        session.flush()
+    if deployment is not None:
+        return deployment
+    status = (
+        DeploymentStatus.ACTIVE
+        if registration.auto_activate_deployments
+        else DeploymentStatus.PENDING
+    )
+    try:
+        with session.begin_nested():  # by id, not through the relationship: a failed insert
+            deployment = Deployment(  # must not linger in registration.deployments
+                registration_id=registration.id,
+                deployment_id=deployment_id,
+                status=status,
+                activated_at=utcnow() if status == DeploymentStatus.ACTIVE else None,
+            )
+            session.add(deployment)
+    except IntegrityError:
+        deployment = find_deployment(session, registration, deployment_id)
+        assert deployment is not None  # noqa: S101 - the row the other launch inserted
     return deployment
 
 
@@ -192,8 +208,18 @@ def _touch(row: Context | ResourceLink | User | Membership) -> None:
 
 
 def _context_key(launch: Launch) -> str:
-    ctx = launch.context
-    return ctx.id if ctx else SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
+    """The course's id, or for a launch without one a key derived from its resource link that
+    still fits the 255-character column (LTI ids may use all 255)."""
+    if launch.context:
+        return launch.context.id
+    key = SYNTHETIC_CONTEXT_PREFIX + launch.resource_link.id
+    if len(key) > ID_LENGTH:
+        key = (
+            SYNTHETIC_CONTEXT_PREFIX
+            + "sha256:"
+            + hashlib.sha256(launch.resource_link.id.encode()).hexdigest()
+        )
+    return key
 
 
 @dataclass

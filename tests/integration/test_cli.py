@@ -225,3 +225,17 @@ def test_keys_rotate_publishes_both_keys_and_signs_with_the_new_one(runner, clie
                 key.retired_at = utcnow() - timedelta(seconds=1)  # the grace period is over
     assert [k["kid"] for k in client.get("/.well-known/jwks.json").get_json()["keys"]] == [second]
     assert "retired" in runner.invoke(args=["keys", "list"]).output
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://lms.example.edu *",
+        "https://lms.example.edu; script-src *",
+        "https://u:p@lms.example.edu",
+        "https://lms.example.edu/?x=1",
+    ],
+)
+def test_origins_that_would_bend_the_csp_header_are_refused(runner, value):
+    result = runner.invoke(args=[*ADD[:-4], "--allowed-origin", value])
+    assert result.exit_code == 2 and "not an origin" in result.output

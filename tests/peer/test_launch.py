@@ -5,6 +5,8 @@ Covers the valid launches of the 1EdTech LTI Advantage tool certification and it
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -16,6 +18,15 @@ from tests.peer.platform import CLIENT_ID, INSTRUCTOR, LEARNER, LIS, MENTOR, REM
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 SESSION_META = re.compile(r'name="bridge-session" content="([^"]+)"')
+
+
+def with_claims(token: str, **claims) -> str:
+    """The token with claims changed after signing (its signature no longer matches)."""
+    header, payload, signature = token.split(".")
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body.update(claims)
+    encoded = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    return f"{header}.{encoded}.{signature}"
 
 
 def session_of(text: str, client):
@@ -39,6 +50,8 @@ VALID_CASES = {
     "only names": (LaunchPlan(name=None, email=None, extra_claims={"given_name": "Grace", "family_name": "Hopper"}), "moderator"),
     "no personal data": (LaunchPlan(name=None, email=None), "moderator"),
     "no context": (LaunchPlan(context_id=None), "moderator"),
+    "no context, longest link id": (LaunchPlan(context_id=None, resource_link_id="r" * 255), "moderator"),
+    "target link not a url": (LaunchPlan(overrides={LTI + "target_link_uri": "http://[broken/x"}), "moderator"),
 }  # fmt: skip
 
 
@@ -142,6 +155,9 @@ BAD_PAYLOADS = {
     "wrong nonce": (LaunchPlan(overrides={"nonce": "not-the-issued-nonce"}), 400, "invalid_nonce"),
     "wrong issuer": (LaunchPlan(overrides={"iss": "https://unknown.example"}), 400, "unknown_registration"),
     "context without id": (LaunchPlan(overrides={LTI + "context": {"title": "x"}}), 400, "invalid_claim"),
+    "iss not a string": (LaunchPlan(token_mutator=lambda t: with_claims(t, iss=["https://x.example"])), 400, "invalid_claim"),
+    "context type not a list": (LaunchPlan(overrides={LTI + "context": {"id": "c", "type": 3}}), 400, "invalid_claim"),
+    "resource link id too long": (LaunchPlan(resource_link_id="r" * 256), 400, "invalid_claim"),
 }  # fmt: skip
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.peer.platform import query_of
 
+SAME_ORIGIN = {"Origin": "http://localhost"}  # what the tool's own read-back page sends
+
 
 def data_attributes(text: str) -> dict[str, str]:
     box = re.search(r'<div id="lti-storage"([^>]*)>', text).group(1)
@@ -42,7 +44,8 @@ def test_login_page_stores_state_and_nonce_for_the_platform_auth_origin(stored, 
     put, _, _, _ = stored
     assert put["mode"] == "login" and put["frame"] == "post_message_forwarding"
     assert put["origin"] == peer.base_url  # the origin of the platform's OIDC auth URL
-    assert put["state-key"].endswith(put["state"]) and put["nonce-key"].endswith(put["nonce"])
+    assert put["state-key"].endswith(put["state"]) and put["nonce-key"].endswith(put["state"])
+    assert put["nonce"] not in put["nonce-key"]  # the read-back page never shows the nonce
     assert query_of(put["continue"])["state"] == put["state"]
 
 
@@ -55,10 +58,10 @@ def test_cookieless_launch_completes_with_values_read_from_platform_storage(stor
         put["nonce-key"],
     )
     form = {"launch_id": hidden(page, "launch_id"), "state": put["state"], "nonce": put["nonce"]}
-    done = browser.post("/lti/launch/complete", data=form)
+    done = browser.post("/lti/launch/complete", data=form, headers=SAME_ORIGIN)
     assert done.status_code == 200, done.get_data(as_text=True)
     assert "You are signed in" in done.get_data(as_text=True)
-    again = browser.post("/lti/launch/complete", data=form)
+    again = browser.post("/lti/launch/complete", data=form, headers=SAME_ORIGIN)
     assert again.status_code == 400 and "<code>launch_expired</code>" in again.get_data(
         as_text=True
     )
@@ -75,14 +78,16 @@ def test_cookieless_launch_is_refused_when_storage_holds_other_values(stored, fi
         "nonce": put["nonce"],
         field: "forged",
     }
-    refused = browser.post("/lti/launch/complete", data=form)
+    refused = browser.post("/lti/launch/complete", data=form, headers=SAME_ORIGIN)
     assert refused.status_code == 400
     assert f"<code>{code}</code>" in refused.get_data(as_text=True)
 
 
 def test_unknown_launch_id_is_refused(client):
     response = client.post(
-        "/lti/launch/complete", data={"launch_id": "nope", "state": "s", "nonce": "n"}
+        "/lti/launch/complete",
+        data={"launch_id": "nope", "state": "s", "nonce": "n"},
+        headers=SAME_ORIGIN,
     )
     assert response.status_code == 400 and "<code>launch_expired</code>" in response.get_data(
         as_text=True
@@ -92,3 +97,15 @@ def test_unknown_launch_id_is_refused(client):
 def test_read_back_page_may_be_framed_only_by_the_registration_origins(stored, peer):
     *_, csp = stored
     assert f"frame-ancestors {peer.base_url}" in csp
+
+
+@pytest.mark.parametrize("headers", [{}, {"Origin": "https://attacker.example"}, {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"}])  # fmt: skip
+def test_completion_from_another_site_is_refused(stored, app, headers):
+    """A parked launch's owner cannot make a victim's browser complete it (login CSRF)."""
+    put, page, _, _ = stored
+    victim = app.test_client()
+    form = {"launch_id": hidden(page, "launch_id"), "state": put["state"], "nonce": put["nonce"]}
+    refused = victim.post("/lti/launch/complete", data=form, headers=headers)
+    assert refused.status_code == 403
+    assert "<code>cross_site_completion</code>" in refused.get_data(as_text=True)
