@@ -78,3 +78,15 @@ class DeploymentPendingError(LaunchError):
 
     code = "deployment_pending"
     http_status = 403
+
+
+class RateLimitedError(BridgeError):
+    """Too many requests; try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str = "", *, retry_after: int, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = max(1, retry_after)
+        self.details.setdefault("retry_after", self.retry_after)

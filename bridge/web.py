@@ -205,7 +205,11 @@ def error_response(
 def _handle_bridge_error(error: BridgeError) -> Response:
     level = logging.WARNING if error.http_status < 500 else logging.ERROR
     log.log(level, "request failed: %s (%s) request_id=%s", error.code, error.message, request_id())
-    return error_response(error.code, error.http_status, error.message, error.details)
+    response = error_response(error.code, error.http_status, error.message, error.details)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_http_error(error: HTTPException) -> Response:

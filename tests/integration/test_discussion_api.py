@@ -187,3 +187,124 @@ def test_preview_renders_sanitised_markdown(member):
     response = member("learner").call("POST", "/preview", json={"body": "*hi* <script>x</script>"})
     assert response.status_code == 200
     assert response.get_json()["body_html"] == "<p><em>hi</em> &lt;script&gt;x&lt;/script&gt;</p>\n"
+
+
+def test_question_asker_accepts_an_answer_and_moderator_endorses(member, db_session):
+    ada, lin, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = ada.call(
+        "POST", "/threads", json={"title": "Why?", "body": "Q", "is_question": True}
+    ).get_json()
+    root = opening_post(ada, thread["id"])
+    answer = lin.call(
+        "POST", f"/threads/{thread['id']}/posts", json={"parent_id": root["id"], "body": "A"}
+    ).get_json()
+    assert (
+        lin.call(
+            "POST", f"/threads/{thread['id']}/accepted", json={"post_id": answer["id"]}
+        ).status_code
+        == 403
+    )
+    accepted = ada.call("POST", f"/threads/{thread['id']}/accepted", json={"post_id": answer["id"]})
+    assert accepted.status_code == 200 and accepted.get_json()["accepted_post_id"] == answer["id"]
+    assert (
+        lin.call("POST", f"/posts/{answer['id']}/endorsed", json={"value": True}).status_code == 403
+    )
+    assert (
+        teacher.call("POST", f"/posts/{answer['id']}/endorsed", json={"value": True}).status_code
+        == 204
+    )
+    names = set(db_session.scalars(select(ActivityEvent.name)))
+    assert {"discussion.answer_accepted", "discussion.post_endorsed"} <= names
+
+
+def test_moderator_pins_locks_and_hides_and_learners_cannot(member):
+    ada, lin, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = start_thread(ada)
+    root = opening_post(ada, thread["id"])
+    assert (
+        lin.call("POST", f"/threads/{thread['id']}/moderation", json={"locked": True}).status_code
+        == 403
+    )
+    assert (
+        teacher.call(
+            "POST", f"/threads/{thread['id']}/moderation", json={"pinned": True, "locked": True}
+        ).status_code
+        == 204
+    )
+    locked = lin.call(
+        "POST", f"/threads/{thread['id']}/posts", json={"parent_id": root["id"], "body": "x"}
+    )
+    assert locked.status_code == 403 and locked.get_json()["error"]["code"] == "thread_locked"
+    assert (
+        teacher.call("POST", f"/posts/{root['id']}/hidden", json={"value": True}).status_code == 204
+    )
+    seen_by_learner = lin.call("GET", f"/threads/{thread['id']}").get_json()["posts"][0]
+    assert seen_by_learner["hidden"] is True and seen_by_learner["body_html"] == ""
+    assert teacher.call("GET", f"/threads/{thread['id']}").get_json()["posts"][0]["body_html"] != ""
+
+
+def test_flags_reach_the_moderation_queue_until_resolved(member):
+    ada, lin, teacher = member("learner"), member("learner2"), member("instructor")
+    root = opening_post(ada, start_thread(ada)["id"])
+    assert (
+        lin.call("POST", f"/posts/{root['id']}/flags", json={"reason": "rude"}).status_code == 204
+    )
+    assert (
+        lin.call("POST", f"/posts/{root['id']}/flags", json={"reason": "again"}).status_code == 204
+    )
+    assert ada.call("POST", f"/posts/{root['id']}/flags", json={}).status_code == 422
+    assert lin.call("GET", "/moderation/flags").status_code == 403
+    flags = teacher.call("GET", "/moderation/flags").get_json()["flags"]
+    assert [f["reason"] for f in flags] == ["rude"]
+    assert teacher.call("POST", f"/moderation/flags/{flags[0]['id']}/resolved").status_code == 204
+    assert teacher.call("GET", "/moderation/flags").get_json()["flags"] == []
+
+
+def test_anonymous_posts_hide_the_author_from_peers_but_not_from_moderators(member):
+    ada, lin, teacher = member("learner"), member("learner2"), member("instructor")
+    refused = ada.call("POST", "/threads", json={"title": "t", "body": "b", "anonymous": True})
+    assert (
+        refused.status_code == 403
+        and refused.get_json()["error"]["code"] == "anonymous_not_allowed"
+    )
+    assert teacher.call("PATCH", "/settings", json={"anonymous_allowed": True}).status_code == 200
+    thread = ada.call(
+        "POST", "/threads", json={"title": "t", "body": "b", "anonymous": True}
+    ).get_json()
+    as_peer = lin.call("GET", f"/threads/{thread['id']}").get_json()
+    assert (
+        as_peer["thread"]["author_name"] == "Anonymous"
+        and as_peer["posts"][0]["author_name"] == "Anonymous"
+    )
+    assert "Lin" not in str(as_peer) and "Chen" not in str(as_peer)  # sandbox "learner" is Lin Chen
+    as_moderator = teacher.call("GET", f"/threads/{thread['id']}").get_json()
+    assert (
+        as_moderator["posts"][0]["author_name"] == "Lin Chen"
+        and as_moderator["posts"][0]["anonymous"] is True
+    )
+
+
+def test_posting_too_fast_is_a_429_with_retry_after(member):
+    ada, teacher = member("learner"), member("instructor")
+    assert teacher.call("PATCH", "/settings", json={"posts_per_minute": 2}).status_code == 200
+    start_thread(ada, title="one")
+    start_thread(ada, title="two")
+    third = ada.call("POST", "/threads", json={"title": "three", "body": "b"})
+    assert third.status_code == 429
+    assert int(third.headers["Retry-After"]) >= 1
+    assert third.get_json()["error"]["code"] == "rate_limited"
+
+
+def test_only_moderators_change_settings_and_may_reserve_threads(member):
+    ada, teacher = member("learner"), member("instructor")
+    assert ada.call("PATCH", "/settings", json={"anonymous_allowed": True}).status_code == 403
+    assert (
+        teacher.call("PATCH", "/settings", json={"thread_starters": "moderators"}).status_code
+        == 200
+    )
+    refused = ada.call("POST", "/threads", json={"title": "t", "body": "b"})
+    assert (
+        refused.status_code == 403
+        and refused.get_json()["error"]["code"] == "moderators_start_threads"
+    )
+    assert ada.call("GET", "/settings").get_json()["thread_starters"] == "moderators"

@@ -41,7 +41,9 @@ def list_threads(args: dict[str, Any]) -> Any:
 @bp.response(201, schemas.ThreadOut)
 def create_thread(data: dict[str, Any]) -> Any:
     """Start a thread (participants and moderators)."""
-    return service().create_thread(data["title"], data["body"], data["is_question"])
+    return service().create_thread(
+        data["title"], data["body"], data["is_question"], data["anonymous"]
+    )
 
 
 @bp.get("/threads/<uuid:thread_id>")
@@ -59,7 +61,7 @@ def get_thread(thread_id: uuid.UUID) -> Any:
 @bp.response(201, schemas.PostOut)
 def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
     """Reply to the opening post or to a reply (two levels)."""
-    return service().reply(thread_id, data["parent_id"], data["body"])
+    return service().reply(thread_id, data["parent_id"], data["body"], data["anonymous"])
 
 
 @bp.patch("/posts/<uuid:post_id>")
@@ -95,3 +97,81 @@ def react(data: dict[str, Any], post_id: uuid.UUID) -> Any:
 def preview(data: dict[str, Any]) -> Any:
     """The HTML a body would render to (Markdown, sanitised), for the editor's preview."""
     return {"body_html": render_markdown(data["body"])}
+
+
+@bp.post("/threads/<uuid:thread_id>/accepted")
+@require_session
+@bp.arguments(schemas.AcceptArgs)
+@bp.response(200, schemas.ThreadOut)
+def accept_answer(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
+    """Mark a reply as the accepted answer of a question (asker or moderator); null clears it."""
+    return service().accept_answer(thread_id, data["post_id"])
+
+
+@bp.post("/threads/<uuid:thread_id>/moderation")
+@require_session
+@bp.arguments(schemas.ThreadFlags)
+@bp.response(204)
+def moderate_thread(data: dict[str, Any], thread_id: uuid.UUID) -> None:
+    """Pin or lock a thread (moderators)."""
+    service().set_thread_flags(thread_id, pinned=data["pinned"], locked=data["locked"])
+
+
+@bp.post("/posts/<uuid:post_id>/endorsed")
+@require_session
+@bp.arguments(schemas.FlagValue)
+@bp.response(204)
+def endorse(data: dict[str, Any], post_id: uuid.UUID) -> None:
+    """Endorse a post, or withdraw the endorsement (moderators)."""
+    service().endorse(post_id, data["value"])
+
+
+@bp.post("/posts/<uuid:post_id>/hidden")
+@require_session
+@bp.arguments(schemas.FlagValue)
+@bp.response(204)
+def hide(data: dict[str, Any], post_id: uuid.UUID) -> None:
+    """Hide a post from learners, or show it again (moderators)."""
+    service().set_hidden(post_id, data["value"])
+
+
+@bp.post("/posts/<uuid:post_id>/flags")
+@require_session
+@bp.arguments(schemas.FlagArgs)
+@bp.response(204)
+def flag(data: dict[str, Any], post_id: uuid.UUID) -> None:
+    """Report a post to the moderators."""
+    service().flag(post_id, data["reason"])
+
+
+@bp.get("/moderation/flags")
+@require_session
+@bp.response(200, schemas.FlagListOut)
+def open_flags() -> Any:
+    """The moderation queue: flagged posts not yet resolved (moderators)."""
+    return {"flags": service().open_flags()}
+
+
+@bp.post("/moderation/flags/<uuid:flag_id>/resolved")
+@require_session
+@bp.response(204)
+def resolve_flag(flag_id: uuid.UUID) -> None:
+    """Take a flag off the queue (moderators)."""
+    service().resolve_flag(flag_id)
+
+
+@bp.get("/settings")
+@require_session
+@bp.response(200, schemas.SettingsOut)
+def get_settings() -> Any:
+    """This placement's discussion settings."""
+    return service().settings()
+
+
+@bp.patch("/settings")
+@require_session
+@bp.arguments(schemas.SettingsArgs)
+@bp.response(200, schemas.SettingsOut)
+def update_settings(data: dict[str, Any]) -> Any:
+    """Change the placement's settings (moderators): anonymity, who starts threads, posting rate."""
+    return service().update_settings(**data)

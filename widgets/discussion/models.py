@@ -27,6 +27,8 @@ class Thread(UUIDPrimaryKey, Base):
     is_question: Mapped[bool] = mapped_column(Boolean, default=False)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted_post_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     reply_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -52,6 +54,9 @@ class Post(UUIDPrimaryKey, Base):
     )
     body: Mapped[str] = mapped_column(Text)  # Markdown as written
     body_html: Mapped[str] = mapped_column(Text)  # rendered and sanitised once, at write time
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)  # to peers; moderators see who
+    endorsed: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # by a moderator
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -80,3 +85,18 @@ class Reaction(UUIDPrimaryKey, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Flag(UUIDPrimaryKey, Base):
+    """A learner's report of a post, waiting in the moderation queue until resolved."""
+
+    __tablename__ = "discussion_flag"
+    __table_args__ = (UniqueConstraint("post_id", "user_id"),)
+
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_post.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

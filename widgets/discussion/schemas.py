@@ -18,11 +18,56 @@ class NewThread(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=rules.MAX_TITLE))
     body = fields.String(required=True, validate=validate.Length(min=1, max=rules.MAX_BODY))
     is_question = fields.Boolean(load_default=False)
+    anonymous = fields.Boolean(load_default=False)
 
 
 class NewPost(Schema):
     parent_id = fields.UUID(required=True)
     body = fields.String(required=True, validate=validate.Length(min=1, max=rules.MAX_BODY))
+    anonymous = fields.Boolean(load_default=False)
+
+
+class AcceptArgs(Schema):
+    post_id = fields.UUID(required=True, allow_none=True)
+
+
+class FlagValue(Schema):
+    value = fields.Boolean(required=True)
+
+
+class ThreadFlags(Schema):
+    pinned = fields.Boolean(load_default=None)
+    locked = fields.Boolean(load_default=None)
+
+
+class FlagArgs(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SettingsArgs(Schema):
+    anonymous_allowed = fields.Boolean(load_default=None)
+    thread_starters = fields.String(
+        load_default=None, validate=validate.OneOf(["everyone", "moderators"])
+    )
+    posts_per_minute = fields.Integer(load_default=None, validate=validate.Range(min=1, max=120))
+
+
+class SettingsOut(Schema):
+    anonymous_allowed = fields.Boolean()
+    thread_starters = fields.String()
+    posts_per_minute = fields.Integer()
+
+
+class FlagOut(Schema):
+    id = fields.UUID()
+    post_id = fields.UUID()
+    thread_id = fields.UUID()
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
+class FlagListOut(Schema):
+    flags = fields.List(fields.Nested(FlagOut))
 
 
 class PostEdit(Schema):
@@ -43,6 +88,8 @@ class ThreadOut(Schema):
     reply_count = fields.Integer()
     created_at = fields.DateTime()
     last_activity_at = fields.DateTime()
+    anonymous = fields.Boolean()
+    accepted_post_id = fields.UUID(allow_none=True)
 
 
 class PostOut(Schema):
@@ -56,6 +103,9 @@ class PostOut(Schema):
     deleted = fields.Boolean()
     mine = fields.Boolean()
     reactions = fields.Dict(keys=fields.String(), values=fields.Integer())
+    anonymous = fields.Boolean()
+    endorsed = fields.Boolean()
+    hidden = fields.Boolean()
 
 
 class ThreadPageOut(Schema):

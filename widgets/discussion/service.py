@@ -8,22 +8,31 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.db import utcnow
-from bridge.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from bridge.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
 from bridge.events import Event, EventBus
-from bridge.tenancy.models import User
+from bridge.tenancy.models import ResourceLink, User
 from bridge.tenancy.scope import Scope
 from widgets.discussion import rules
-from widgets.discussion.models import Post, PostRevision, Reaction, Thread
+from widgets.discussion.models import Flag, Post, PostRevision, Reaction, Thread
 
 SORTS = ("active", "newest")
 MAX_PAGE = 50
+ANONYMOUS_NAME = "Anonymous"
+THREAD_STARTERS = ("everyone", "moderators")
+RATE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,9 @@ class PostView:
     deleted: bool
     mine: bool
     reactions: dict[str, int]
+    anonymous: bool = False
+    endorsed: bool = False
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,26 @@ class ThreadView:
     reply_count: int
     created_at: datetime
     last_activity_at: datetime
+    anonymous: bool = False
+    accepted_post_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class DiscussionSettings:
+    """Per placement, set by its moderators."""
+
+    anonymous_allowed: bool = False
+    thread_starters: str = "everyone"  # or "moderators"
+    posts_per_minute: int = 10
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: uuid.UUID
+    post_id: uuid.UUID
+    thread_id: uuid.UUID
+    reason: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -122,8 +154,17 @@ class DiscussionService:
         return self._thread_view(thread, author), posts
 
     # -- writing ---------------------------------------------------------------------------------
-    def create_thread(self, title: str, body: str, is_question: bool = False) -> ThreadView:
+    def create_thread(
+        self, title: str, body: str, is_question: bool = False, anonymous: bool = False
+    ) -> ThreadView:
         self._require_posting()
+        settings = self.settings()
+        if settings.thread_starters == "moderators" and not self._scope.access.can_moderate:
+            raise ForbiddenError(
+                "Only moderators start threads here.", code="moderators_start_threads"
+            )
+        self._check_anonymous(anonymous, settings)
+        self._check_rate(settings)
         title = rules.normalise_title(title)
         if not title or len(title) > rules.MAX_TITLE:
             raise InvalidInputError(
@@ -133,11 +174,11 @@ class DiscussionService:
         now = utcnow()
         thread = Thread(
             id=uuid.uuid4(), resource_link_id=self._scope.resource_link_id, author_id=self._scope.user_id,
-            title=title, is_question=is_question, created_at=now, last_activity_at=now,
+            title=title, is_question=is_question, anonymous=anonymous, created_at=now, last_activity_at=now,
         )  # fmt: skip
         opening = Post(
             id=uuid.uuid4(), thread_id=thread.id, depth=0, author_id=self._scope.user_id,
-            body=body, body_html=body_html, created_at=now,
+            body=body, body_html=body_html, anonymous=anonymous, created_at=now,
         )  # fmt: skip
         self._session.add(thread)
         self._session.flush()
@@ -147,8 +188,13 @@ class DiscussionService:
         assert author is not None  # noqa: S101 - the scope's own user
         return self._thread_view(thread, author)
 
-    def reply(self, thread_id: uuid.UUID, parent_id: uuid.UUID, body: str) -> PostView:
+    def reply(
+        self, thread_id: uuid.UUID, parent_id: uuid.UUID, body: str, anonymous: bool = False
+    ) -> PostView:
         self._require_posting()
+        settings = self.settings()
+        self._check_anonymous(anonymous, settings)
+        self._check_rate(settings)
         thread = self._thread(thread_id)
         if thread.locked and not self._scope.access.can_moderate:
             raise ForbiddenError("This thread is locked.", code="thread_locked")
@@ -166,7 +212,8 @@ class DiscussionService:
         now = utcnow()
         post = Post(
             id=uuid.uuid4(), thread_id=thread.id, parent_id=parent.id, depth=parent.depth + 1,
-            author_id=self._scope.user_id, body=body, body_html=self._checked_body(body), created_at=now,
+            author_id=self._scope.user_id, body=body, body_html=self._checked_body(body),
+            anonymous=anonymous, created_at=now,
         )  # fmt: skip
         self._session.add(post)
         thread.reply_count += 1
@@ -222,7 +269,145 @@ class DiscussionService:
         )
         return self._reaction_counts([post.id]).get(post.id, {})
 
+    # -- questions and moderation -------------------------------------------------------------
+    def accept_answer(self, thread_id: uuid.UUID, post_id: uuid.UUID | None) -> ThreadView:
+        """The asker or a moderator marks (or, with None, clears) the accepted answer."""
+        thread = self._thread(thread_id)
+        if not thread.is_question:
+            raise ConflictError("Only a question has an accepted answer.", code="not_a_question")
+        if thread.author_id != self._scope.user_id and not self._scope.access.can_moderate:
+            raise ForbiddenError(
+                "Only the asker or a moderator accepts an answer.", code="not_asker"
+            )
+        if post_id is not None:
+            post = self._post(post_id)
+            if post.thread_id != thread.id or post.depth == 0 or post.deleted_at is not None:
+                raise InvalidInputError("Accept a reply of this thread.", code="not_an_answer")
+            if thread.accepted_post_id != post.id:
+                self._emit("discussion.answer_accepted", "post", post.id, subject_id=post.author_id)
+        thread.accepted_post_id = post_id
+        author = self._session.get(User, thread.author_id)
+        assert author is not None  # noqa: S101 - foreign key
+        return self._thread_view(thread, author)
+
+    def endorse(self, post_id: uuid.UUID, endorsed: bool) -> None:
+        self._require_moderator()
+        post = self._post(post_id)
+        if endorsed and not post.endorsed:
+            self._emit("discussion.post_endorsed", "post", post.id, subject_id=post.author_id)
+        post.endorsed = endorsed
+
+    def set_thread_flags(
+        self, thread_id: uuid.UUID, *, pinned: bool | None = None, locked: bool | None = None
+    ) -> None:
+        self._require_moderator()
+        thread = self._thread(thread_id)
+        if pinned is not None:
+            thread.pinned = pinned
+        if locked is not None:
+            thread.locked = locked
+
+    def set_hidden(self, post_id: uuid.UUID, hidden: bool) -> None:
+        self._require_moderator()
+        self._post(post_id).hidden = hidden
+
+    def flag(self, post_id: uuid.UUID, reason: str) -> None:
+        """Report a post to the moderators (once per person and post)."""
+        post = self._post(post_id)
+        if post.author_id == self._scope.user_id:
+            raise InvalidInputError("You cannot flag your own post.", code="own_post")
+        reason = " ".join(reason.split())[:500]
+        try:
+            with self._session.begin_nested():
+                self._session.add(Flag(post_id=post.id, user_id=self._scope.user_id, reason=reason))
+        except IntegrityError:
+            return  # already flagged by this person: idempotent
+
+    def open_flags(self) -> list[FlagView]:
+        self._require_moderator()
+        rows = self._session.execute(
+            select(Flag, Post.thread_id)
+            .join(Post, Post.id == Flag.post_id)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(
+                Thread.resource_link_id == self._scope.resource_link_id, Flag.resolved_at.is_(None)
+            )
+            .order_by(Flag.created_at)
+        ).all()
+        return [
+            FlagView(f.id, f.post_id, thread_id, f.reason, f.created_at) for f, thread_id in rows
+        ]
+
+    def resolve_flag(self, flag_id: uuid.UUID) -> None:
+        self._require_moderator()
+        flag = self._session.scalar(
+            select(Flag)
+            .join(Post, Post.id == Flag.post_id)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Flag.id == flag_id, Thread.resource_link_id == self._scope.resource_link_id)
+        )
+        if flag is None:
+            raise NotFoundError("No such flag here.", code="flag_not_found")
+        flag.resolved_at = flag.resolved_at or utcnow()
+
+    # -- settings ------------------------------------------------------------------------------
+    def settings(self) -> DiscussionSettings:
+        stored = self._placement().settings.get("discussion", {})
+        return DiscussionSettings(
+            **{k: v for k, v in stored.items() if k in DiscussionSettings.__dataclass_fields__}
+        )
+
+    def update_settings(self, **changes: object) -> DiscussionSettings:
+        self._require_moderator()
+        current = self.settings()
+        merged = {**current.__dict__, **{k: v for k, v in changes.items() if v is not None}}
+        if merged["thread_starters"] not in THREAD_STARTERS:
+            raise InvalidInputError(
+                "thread_starters is everyone or moderators.", code="invalid_setting"
+            )
+        if not 1 <= int(merged["posts_per_minute"]) <= 120:  # type: ignore[call-overload]
+            raise InvalidInputError(
+                "posts_per_minute is between 1 and 120.", code="invalid_setting"
+            )
+        placement = self._placement()
+        placement.settings = {**placement.settings, "discussion": merged}
+        return DiscussionSettings(**merged)  # type: ignore[arg-type]
+
     # -- helpers ---------------------------------------------------------------------------------
+    def _require_moderator(self) -> None:
+        if not self._scope.access.can_moderate:
+            raise ForbiddenError("Only moderators may do this.", code="moderator_required")
+
+    def _placement(self) -> ResourceLink:
+        placement = self._session.get(ResourceLink, self._scope.resource_link_id)
+        if placement is None:
+            raise NotFoundError(
+                "This placement is no longer available.", code="placement_not_found"
+            )
+        return placement
+
+    def _check_anonymous(self, anonymous: bool, settings: DiscussionSettings) -> None:
+        if anonymous and not settings.anonymous_allowed:
+            raise ForbiddenError(
+                "Anonymous posting is off in this space.", code="anonymous_not_allowed"
+            )
+
+    def _check_rate(self, settings: DiscussionSettings) -> None:
+        since = utcnow() - RATE_WINDOW
+        recent = self._session.scalars(
+            select(Post.created_at)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(
+                Thread.resource_link_id == self._scope.resource_link_id,
+                Post.author_id == self._scope.user_id,
+                Post.created_at > since,
+            )
+            .order_by(Post.created_at)
+        ).all()
+        if len(recent) >= settings.posts_per_minute:
+            wait = int((recent[0] + RATE_WINDOW - utcnow()).total_seconds()) + 1
+            raise RateLimitedError("You are posting too fast.", retry_after=wait)
+
     def _require_posting(self) -> None:
         if not self._scope.access.can_post:
             raise ForbiddenError("Your role here is read-only.", code="read_only")
@@ -281,19 +466,31 @@ class DiscussionService:
             self._session, self._scope, Event(name, object_type, object_id, subject_id, data)
         )
 
+    def _author_name(self, author: User, anonymous: bool) -> str:
+        """Peers see "Anonymous"; the author and moderators see who wrote it."""
+        if anonymous and not (self._scope.access.can_moderate or author.id == self._scope.user_id):
+            return ANONYMOUS_NAME
+        return _display_name(author)
+
     def _thread_view(self, thread: Thread, author: User) -> ThreadView:
         return ThreadView(
-            id=thread.id, title=thread.title, author_name=_display_name(author), is_question=thread.is_question,
-            pinned=thread.pinned, locked=thread.locked, reply_count=thread.reply_count,
-            created_at=thread.created_at, last_activity_at=thread.last_activity_at,
+            id=thread.id, title=thread.title, author_name=self._author_name(author, thread.anonymous),
+            is_question=thread.is_question, pinned=thread.pinned, locked=thread.locked,
+            reply_count=thread.reply_count, created_at=thread.created_at,
+            last_activity_at=thread.last_activity_at, anonymous=thread.anonymous,
+            accepted_post_id=thread.accepted_post_id,
         )  # fmt: skip
 
     def _post_view(self, post: Post, author: User, reactions: dict[str, int]) -> PostView:
-        deleted = post.deleted_at is not None
+        concealed = post.deleted_at is not None or (
+            post.hidden and not self._scope.access.can_moderate
+        )
+        mine = post.author_id == self._scope.user_id
         return PostView(
             id=post.id, parent_id=post.parent_id, depth=post.depth,
-            author_name="" if deleted else _display_name(author),
-            body_html="" if deleted else post.body_html, created_at=post.created_at,
-            edited=post.edited_at is not None, deleted=deleted, mine=post.author_id == self._scope.user_id,
-            reactions=reactions,
+            author_name="" if concealed else self._author_name(author, post.anonymous),
+            body_html="" if concealed else post.body_html, created_at=post.created_at,
+            edited=post.edited_at is not None, deleted=post.deleted_at is not None,
+            mine=mine and not concealed, reactions={} if concealed else reactions,
+            anonymous=post.anonymous, endorsed=post.endorsed, hidden=post.hidden,
         )  # fmt: skip
