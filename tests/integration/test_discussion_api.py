@@ -308,3 +308,25 @@ def test_only_moderators_change_settings_and_may_reserve_threads(member):
         and refused.get_json()["error"]["code"] == "moderators_start_threads"
     )
     assert ada.call("GET", "/settings").get_json()["thread_starters"] == "moderators"
+
+
+def test_instructor_sees_participation_and_exports_csv(member):
+    lin, sam, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = start_thread(lin)
+    root = opening_post(lin, thread["id"])
+    sam.call("POST", f"/threads/{thread['id']}/posts", json={"parent_id": root["id"], "body": "r"})
+    sam.call("POST", f"/posts/{root['id']}/reactions", json={"kind": "like"})
+    assert lin.call("GET", "/participation").status_code == 403
+    members = {
+        m["user_name"]: m for m in teacher.call("GET", "/participation").get_json()["members"]
+    }
+    assert (members["Lin Chen"]["threads"], members["Lin Chen"]["reactions_received"]) == (1, 1)
+    assert (
+        members["Sam Okafor"]["replies"] == 1 and members["Ada Lovelace"]["access"] == "moderator"
+    )
+    exported = teacher.call("GET", "/participation.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    lines = exported.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("name,role,threads") and any(
+        line.startswith("Lin Chen,participant,1,0,1,0,") for line in lines
+    )

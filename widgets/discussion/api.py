@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from bridge.auth import current_scope, renew_session_header, require_session
@@ -175,3 +178,44 @@ def get_settings() -> Any:
 def update_settings(data: dict[str, Any]) -> Any:
     """Change the placement's settings (moderators): anonymity, who starts threads, posting rate."""
     return service().update_settings(**data)
+
+
+@bp.get("/participation")
+@require_session
+@bp.response(200, schemas.ParticipationListOut)
+def participation() -> Any:
+    """Participation per course member in this placement (moderators)."""
+    return {"members": service().participation()}
+
+
+@bp.get("/participation.csv")
+@require_session
+def participation_csv() -> Response:
+    """The same as CSV, for a spreadsheet (cells that a spreadsheet would run as formulas are quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in service().participation():
+        writer.writerow([
+            _cell(row.user_name), row.access, row.threads, row.replies, row.reactions_received,
+            row.accepted_answers, row.last_activity_at.isoformat() if row.last_activity_at else "",
+        ])  # fmt: skip
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="participation.csv"'
+    return response
+
+
+CSV_HEADER = (
+    "name",
+    "role",
+    "threads",
+    "replies",
+    "reactions_received",
+    "accepted_answers",
+    "last_activity",
+)
+
+
+def _cell(text: str) -> str:
+    """Defuse spreadsheet formula injection (OWASP "CSV injection")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -124,3 +124,17 @@ class ReactionsOut(Schema):
 
 class PreviewOut(Schema):
     body_html = fields.String()
+
+
+class ParticipationOut(Schema):
+    user_name = fields.String()
+    access = fields.String()
+    threads = fields.Integer()
+    replies = fields.Integer()
+    reactions_received = fields.Integer()
+    accepted_answers = fields.Integer()
+    last_activity_at = fields.DateTime(allow_none=True)
+
+
+class ParticipationListOut(Schema):
+    members = fields.List(fields.Nested(ParticipationOut))

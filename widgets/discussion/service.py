@@ -23,7 +23,7 @@ from bridge.errors import (
     RateLimitedError,
 )
 from bridge.events import Event, EventBus
-from bridge.tenancy.models import ResourceLink, User
+from bridge.tenancy.models import Membership, ResourceLink, User
 from bridge.tenancy.scope import Scope
 from widgets.discussion import rules
 from widgets.discussion.models import Flag, Post, PostRevision, Reaction, Thread
@@ -83,6 +83,17 @@ class FlagView:
     thread_id: uuid.UUID
     reason: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ParticipationRow:
+    user_name: str
+    access: str
+    threads: int
+    replies: int
+    reactions_received: int
+    accepted_answers: int
+    last_activity_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -349,6 +360,62 @@ class DiscussionService:
         if flag is None:
             raise NotFoundError("No such flag here.", code="flag_not_found")
         flag.resolved_at = flag.resolved_at or utcnow()
+
+    # -- participation -------------------------------------------------------------------------
+    def participation(self) -> list[ParticipationRow]:
+        """Per course member: what they wrote here, reactions and accepted answers (moderators)."""
+        self._require_moderator()
+        link = self._scope.resource_link_id
+        posts = (
+            select(
+                Post.author_id.label("user_id"),
+                func.count().filter(Post.depth == 0).label("threads"),
+                func.count().filter(Post.depth > 0).label("replies"),
+                func.max(Post.created_at).label("last_at"),
+            )
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Thread.resource_link_id == link, Post.deleted_at.is_(None))
+            .group_by(Post.author_id)
+            .subquery()
+        )
+        received = (
+            select(Post.author_id.label("user_id"), func.count().label("n"))
+            .join(Reaction, Reaction.post_id == Post.id)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Thread.resource_link_id == link)
+            .group_by(Post.author_id)
+            .subquery()
+        )
+        accepted = (
+            select(Post.author_id.label("user_id"), func.count().label("n"))
+            .join(Thread, Thread.accepted_post_id == Post.id)
+            .where(Thread.resource_link_id == link)
+            .group_by(Post.author_id)
+            .subquery()
+        )
+        rows = self._session.execute(
+            select(
+                User,
+                Membership.access,
+                posts.c.threads,
+                posts.c.replies,
+                received.c.n,
+                accepted.c.n,
+                posts.c.last_at,
+            )
+            .join(Membership, Membership.user_id == User.id)
+            .outerjoin(posts, posts.c.user_id == User.id)
+            .outerjoin(received, received.c.user_id == User.id)
+            .outerjoin(accepted, accepted.c.user_id == User.id)
+            .where(Membership.context_id == self._scope.context_id)
+            .order_by(User.family_name, User.given_name, User.name, User.id)
+        ).all()
+        return [
+            ParticipationRow(
+                _display_name(user), access, threads or 0, replies or 0, got or 0, won or 0, last
+            )
+            for user, access, threads, replies, got, won, last in rows
+        ]
 
     # -- settings ------------------------------------------------------------------------------
     def settings(self) -> DiscussionSettings:
