@@ -330,3 +330,84 @@ def test_instructor_sees_participation_and_exports_csv(member):
     assert lines[0].startswith("name,role,threads") and any(
         line.startswith("Lin Chen,participant,1,0,1,0,") for line in lines
     )
+
+
+def member_id(member: Member, name: str) -> str:
+    return next(m["id"] for m in member.call("GET", f"/members?q={name}").get_json()["members"])
+
+
+def test_replies_mentions_and_accepted_answers_notify_and_badge_counts(member):
+    lin, sam, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = lin.call(
+        "POST", "/threads", json={"title": "Q", "body": "b", "is_question": True}
+    ).get_json()
+    root = opening_post(lin, thread["id"])
+    ada = member_id(sam, "Ada")
+    reply = sam.call("POST", f"/threads/{thread['id']}/posts",
+                     json={"parent_id": root["id"], "body": "@Ada Lovelace see this", "mentions": [ada]}).get_json()  # fmt: skip
+    lin.call("POST", f"/threads/{thread['id']}/accepted", json={"post_id": reply["id"]})
+    inbox = lin.call("GET", "/notifications").get_json()
+    assert inbox["unread"] == 1 and inbox["notifications"][0]["kind"] == "reply"
+    assert (
+        inbox["notifications"][0]["actor_name"] == "Sam Okafor"
+        and inbox["notifications"][0]["thread_title"] == "Q"
+    )
+    assert [
+        n["kind"] for n in teacher.call("GET", "/notifications").get_json()["notifications"]
+    ] == ["mention"]
+    assert [n["kind"] for n in sam.call("GET", "/notifications").get_json()["notifications"]] == [
+        "accepted"
+    ]
+    assert lin.call("POST", "/notifications/read").status_code == 204
+    assert lin.call("GET", "/notifications").get_json()["unread"] == 0
+
+
+def test_followers_hear_of_new_replies_and_unread_marks_threads(member):
+    lin, sam, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = start_thread(lin)
+    root = opening_post(lin, thread["id"])
+    assert (
+        teacher.call("POST", f"/threads/{thread['id']}/following", json={"value": True}).status_code
+        == 204
+    )
+    teacher.call("GET", f"/threads/{thread['id']}")  # read it: no longer new
+    assert teacher.call("GET", "/threads").get_json()["threads"][0]["unread"] is False
+    sam.call(
+        "POST", f"/threads/{thread['id']}/posts", json={"parent_id": root["id"], "body": "news"}
+    )
+    listed = teacher.call("GET", "/threads").get_json()["threads"][0]
+    assert listed["unread"] is True and listed["following"] is True
+    assert [
+        n["kind"] for n in teacher.call("GET", "/notifications").get_json()["notifications"]
+    ] == ["followed"]
+
+
+def test_anonymous_reply_does_not_name_its_author_in_notifications(member):
+    lin, sam, teacher = member("learner"), member("learner2"), member("instructor")
+    teacher.call("PATCH", "/settings", json={"anonymous_allowed": True})
+    thread = start_thread(lin)
+    root = opening_post(lin, thread["id"])
+    sam.call(
+        "POST",
+        f"/threads/{thread['id']}/posts",
+        json={"parent_id": root["id"], "body": "x", "anonymous": True},
+    )
+    note = lin.call("GET", "/notifications").get_json()["notifications"][0]
+    assert note["actor_name"] == "" and "Sam" not in str(note)
+
+
+def test_members_lists_course_members_only_and_mentions_of_strangers_are_dropped(
+    member, db_session
+):
+    from widgets.discussion.models import Notification  # noqa: PLC0415
+
+    lin = member("learner")
+    outsider = member("learner2", course="hist220")
+    member("instructor", course="hist220")
+    assert (
+        lin.call("GET", "/members").get_json()["members"] == []
+    )  # nobody else launched into bio101
+    stranger = member_id(outsider, "Ada")  # a member of hist220 only
+    created = lin.call("POST", "/threads", json={"title": "t", "body": "b", "mentions": [stranger]})
+    assert created.status_code == 201
+    assert db_session.scalar(select(func.count()).select_from(Notification)) == 0

@@ -45,7 +45,7 @@ def list_threads(args: dict[str, Any]) -> Any:
 def create_thread(data: dict[str, Any]) -> Any:
     """Start a thread (participants and moderators)."""
     return service().create_thread(
-        data["title"], data["body"], data["is_question"], data["anonymous"]
+        data["title"], data["body"], data["is_question"], data["anonymous"], data["mentions"]
     )
 
 
@@ -64,7 +64,9 @@ def get_thread(thread_id: uuid.UUID) -> Any:
 @bp.response(201, schemas.PostOut)
 def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
     """Reply to the opening post or to a reply (two levels)."""
-    return service().reply(thread_id, data["parent_id"], data["body"], data["anonymous"])
+    return service().reply(
+        thread_id, data["parent_id"], data["body"], data["anonymous"], data["mentions"]
+    )
 
 
 @bp.patch("/posts/<uuid:post_id>")
@@ -203,6 +205,41 @@ def participation_csv() -> Response:
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="participation.csv"'
     return response
+
+
+@bp.post("/threads/<uuid:thread_id>/following")
+@require_session
+@bp.arguments(schemas.FlagValue)
+@bp.response(204)
+def follow(data: dict[str, Any], thread_id: uuid.UUID) -> None:
+    """Follow a thread (notified of every reply) or stop following it."""
+    service().follow(thread_id, data["value"])
+
+
+@bp.get("/notifications")
+@require_session
+@bp.response(200, schemas.InboxOut)
+def notifications() -> Any:
+    """Replies to my posts, mentions, accepted answers, followed threads; ``unread`` is the badge."""
+    items, unread = service().notifications()
+    return {"notifications": items, "unread": unread}
+
+
+@bp.post("/notifications/read")
+@require_session
+@bp.response(204)
+def read_notifications() -> None:
+    """Mark every notification here as read."""
+    service().mark_notifications_read()
+
+
+@bp.get("/members")
+@require_session
+@bp.arguments(schemas.MemberArgs, location="query")
+@bp.response(200, schemas.MemberListOut)
+def members(args: dict[str, Any]) -> Any:
+    """Course members to @mention (names from launches)."""
+    return {"members": service().members(args["q"])}
 
 
 CSV_HEADER = (

@@ -100,3 +100,42 @@ class Flag(UUIDPrimaryKey, Base):
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Notification(UUIDPrimaryKey, Base):
+    """Something a member should see in the widget: a reply to them, a mention, an accepted answer."""
+
+    __tablename__ = "discussion_notification"
+    __table_args__ = (
+        Index("ix_discussion_notification_inbox", "user_id", "resource_link_id", "read_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # reply, mention, accepted, followed
+    thread_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_thread.id", ondelete="CASCADE")
+    )
+    post_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    actor_name: Mapped[str] = mapped_column(
+        String(200), default=""
+    )  # "" when the actor is anonymous
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ThreadVisit(Base):
+    """When a member last read a thread (for "new since your last visit"), and whether they follow it."""
+
+    __tablename__ = "discussion_thread_visit"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("discussion_thread.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    following: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -19,12 +19,14 @@ class NewThread(Schema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=rules.MAX_BODY))
     is_question = fields.Boolean(load_default=False)
     anonymous = fields.Boolean(load_default=False)
+    mentions = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
 
 
 class NewPost(Schema):
     parent_id = fields.UUID(required=True)
     body = fields.String(required=True, validate=validate.Length(min=1, max=rules.MAX_BODY))
     anonymous = fields.Boolean(load_default=False)
+    mentions = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
 
 
 class AcceptArgs(Schema):
@@ -90,6 +92,8 @@ class ThreadOut(Schema):
     last_activity_at = fields.DateTime()
     anonymous = fields.Boolean()
     accepted_post_id = fields.UUID(allow_none=True)
+    unread = fields.Boolean()
+    following = fields.Boolean()
 
 
 class PostOut(Schema):
@@ -138,3 +142,32 @@ class ParticipationOut(Schema):
 
 class ParticipationListOut(Schema):
     members = fields.List(fields.Nested(ParticipationOut))
+
+
+class NotificationOut(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    thread_id = fields.UUID()
+    thread_title = fields.String()
+    post_id = fields.UUID(allow_none=True)
+    actor_name = fields.String()
+    created_at = fields.DateTime()
+    read = fields.Boolean()
+
+
+class InboxOut(Schema):
+    notifications = fields.List(fields.Nested(NotificationOut))
+    unread = fields.Integer()
+
+
+class MemberArgs(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class MemberOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+
+
+class MemberListOut(Schema):
+    members = fields.List(fields.Nested(MemberOut))

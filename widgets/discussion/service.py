@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,10 +27,20 @@ from bridge.events import Event, EventBus
 from bridge.tenancy.models import Membership, ResourceLink, User
 from bridge.tenancy.scope import Scope
 from widgets.discussion import rules
-from widgets.discussion.models import Flag, Post, PostRevision, Reaction, Thread
+from widgets.discussion.models import (
+    Flag,
+    Notification,
+    Post,
+    PostRevision,
+    Reaction,
+    Thread,
+    ThreadVisit,
+)
 
 SORTS = ("active", "newest")
 MAX_PAGE = 50
+MAX_MENTIONS = 20
+INBOX_SIZE = 50
 ANONYMOUS_NAME = "Anonymous"
 THREAD_STARTERS = ("everyone", "moderators")
 RATE_WINDOW = timedelta(minutes=1)
@@ -65,6 +76,8 @@ class ThreadView:
     last_activity_at: datetime
     anonymous: bool = False
     accepted_post_id: uuid.UUID | None = None
+    unread: bool = False
+    following: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,24 @@ class FlagView:
     thread_id: uuid.UUID
     reason: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    id: uuid.UUID
+    kind: str
+    thread_id: uuid.UUID
+    thread_title: str
+    post_id: uuid.UUID | None
+    actor_name: str
+    created_at: datetime
+    read: bool
+
+
+@dataclass(frozen=True)
+class MemberView:
+    id: uuid.UUID
+    name: str
 
 
 @dataclass(frozen=True)
@@ -146,7 +177,10 @@ class DiscussionService:
             stamp, thread_id = _parse_cursor(cursor)
             query = query.where(or_(key < stamp, and_(key == stamp, Thread.id < thread_id)))
         rows = self._session.execute(query).all()
-        page = [self._thread_view(thread, user) for thread, user in rows[:limit]]
+        visits = self._visits([thread.id for thread, _ in rows[:limit]])
+        page = [
+            self._thread_view(thread, user, visits.get(thread.id)) for thread, user in rows[:limit]
+        ]
         next_cursor = _cursor(rows[limit - 1][0], sort) if len(rows) > limit else None
         return ThreadPage(page, next_cursor)
 
@@ -160,13 +194,19 @@ class DiscussionService:
             .where(Post.thread_id == thread.id)
             .order_by(Post.created_at, Post.id)
         ).all()
+        self._visit(thread.id).last_read_at = utcnow()
         counts = self._reaction_counts([post.id for post, _ in rows])
         posts = [self._post_view(post, user, counts.get(post.id, {})) for post, user in rows]
         return self._thread_view(thread, author), posts
 
     # -- writing ---------------------------------------------------------------------------------
     def create_thread(
-        self, title: str, body: str, is_question: bool = False, anonymous: bool = False
+        self,
+        title: str,
+        body: str,
+        is_question: bool = False,
+        anonymous: bool = False,
+        mentions: Sequence[uuid.UUID] = (),
     ) -> ThreadView:
         self._require_posting()
         settings = self.settings()
@@ -195,12 +235,19 @@ class DiscussionService:
         self._session.flush()
         self._session.add(opening)
         self._emit("discussion.thread_created", "thread", thread.id)
+        self._follow(thread.id, following=True)
+        self._notify(self._members(mentions), "mention", thread, opening)
         author = self._session.get(User, self._scope.user_id)
         assert author is not None  # noqa: S101 - the scope's own user
         return self._thread_view(thread, author)
 
     def reply(
-        self, thread_id: uuid.UUID, parent_id: uuid.UUID, body: str, anonymous: bool = False
+        self,
+        thread_id: uuid.UUID,
+        parent_id: uuid.UUID,
+        body: str,
+        anonymous: bool = False,
+        mentions: Sequence[uuid.UUID] = (),
     ) -> PostView:
         self._require_posting()
         settings = self.settings()
@@ -230,6 +277,13 @@ class DiscussionService:
         thread.reply_count += 1
         thread.last_activity_at = now
         self._emit("discussion.reply_created", "post", post.id, subject_id=parent.author_id)
+        mentioned = self._members(mentions)
+        self._notify([parent.author_id], "reply", thread, post)
+        self._notify(mentioned - {parent.author_id}, "mention", thread, post)
+        self._notify(
+            self._followers(thread.id) - mentioned - {parent.author_id}, "followed", thread, post
+        )
+        self._follow(thread.id, following=True)
         author = self._session.get(User, self._scope.user_id)
         assert author is not None  # noqa: S101 - the scope's own user
         return self._post_view(post, author, {})
@@ -296,6 +350,7 @@ class DiscussionService:
                 raise InvalidInputError("Accept a reply of this thread.", code="not_an_answer")
             if thread.accepted_post_id != post.id:
                 self._emit("discussion.answer_accepted", "post", post.id, subject_id=post.author_id)
+                self._notify([post.author_id], "accepted", thread, post, anonymous=False)
         thread.accepted_post_id = post_id
         author = self._session.get(User, thread.author_id)
         assert author is not None  # noqa: S101 - foreign key
@@ -360,6 +415,73 @@ class DiscussionService:
         if flag is None:
             raise NotFoundError("No such flag here.", code="flag_not_found")
         flag.resolved_at = flag.resolved_at or utcnow()
+
+    # -- following, notifications, members -------------------------------------------------------
+    def follow(self, thread_id: uuid.UUID, following: bool) -> None:
+        self._thread(thread_id)
+        self._follow(thread_id, following)
+
+    def notifications(self) -> tuple[list[NotificationView], int]:
+        """The member's latest notifications here, and how many are unread (the badge)."""
+        base = select(Notification).where(
+            Notification.user_id == self._scope.user_id,
+            Notification.resource_link_id == self._scope.resource_link_id,
+        )
+        unread = self._session.scalar(
+            select(func.count()).select_from(base.where(Notification.read_at.is_(None)).subquery())
+        )
+        rows = self._session.execute(
+            select(Notification, Thread.title)
+            .join(Thread, Thread.id == Notification.thread_id)
+            .where(
+                Notification.user_id == self._scope.user_id,
+                Notification.resource_link_id == self._scope.resource_link_id,
+            )
+            .order_by(Notification.created_at.desc())
+            .limit(INBOX_SIZE)
+        ).all()
+        views = [
+            NotificationView(
+                n.id,
+                n.kind,
+                n.thread_id,
+                title,
+                n.post_id,
+                n.actor_name,
+                n.created_at,
+                n.read_at is not None,
+            )
+            for n, title in rows
+        ]
+        return views, int(unread or 0)
+
+    def mark_notifications_read(self) -> None:
+        for notification in self._session.scalars(
+            select(Notification).where(
+                Notification.user_id == self._scope.user_id,
+                Notification.resource_link_id == self._scope.resource_link_id,
+                Notification.read_at.is_(None),
+            )
+        ):
+            notification.read_at = utcnow()
+
+    def members(self, query: str = "", limit: int = 10) -> list[MemberView]:
+        """Course members known from their launches, for @mentions (names only, never emails)."""
+        statement = (
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.context_id == self._scope.context_id, User.id != self._scope.user_id)
+            .order_by(User.name, User.id)
+            .limit(max(1, min(limit, 50)))
+        )
+        needle = query.strip()
+        if needle:
+            statement = statement.where(
+                func.lower(User.name).contains(needle.lower(), autoescape=True)
+            )
+        return [
+            MemberView(user.id, _display_name(user)) for user in self._session.scalars(statement)
+        ]
 
     # -- participation -------------------------------------------------------------------------
     def participation(self) -> list[ParticipationRow]:
@@ -441,6 +563,68 @@ class DiscussionService:
         return DiscussionSettings(**merged)  # type: ignore[arg-type]
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _visit(self, thread_id: uuid.UUID) -> ThreadVisit:
+        visit = self._session.get(ThreadVisit, (thread_id, self._scope.user_id))
+        if visit is None:
+            visit = ThreadVisit(thread_id=thread_id, user_id=self._scope.user_id, following=False)
+            self._session.add(visit)
+        return visit
+
+    def _visits(self, thread_ids: list[uuid.UUID]) -> dict[uuid.UUID, ThreadVisit]:
+        if not thread_ids:
+            return {}
+        rows = self._session.scalars(
+            select(ThreadVisit).where(
+                ThreadVisit.user_id == self._scope.user_id, ThreadVisit.thread_id.in_(thread_ids)
+            )
+        )
+        return {visit.thread_id: visit for visit in rows}
+
+    def _follow(self, thread_id: uuid.UUID, following: bool) -> None:
+        self._visit(thread_id).following = following
+
+    def _followers(self, thread_id: uuid.UUID) -> set[uuid.UUID]:
+        return set(
+            self._session.scalars(
+                select(ThreadVisit.user_id).where(
+                    ThreadVisit.thread_id == thread_id, ThreadVisit.following.is_(True)
+                )
+            )
+        )
+
+    def _members(self, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """The given users who are members of this course (mentions of anyone else are dropped)."""
+        if len(user_ids) > MAX_MENTIONS:
+            raise InvalidInputError(
+                f"At most {MAX_MENTIONS} mentions per post.", code="too_many_mentions"
+            )
+        if not user_ids:
+            return set()
+        return set(
+            self._session.scalars(
+                select(Membership.user_id).where(
+                    Membership.context_id == self._scope.context_id,
+                    Membership.user_id.in_(list(user_ids)),
+                )
+            )
+        )
+
+    def _notify(
+        self,
+        user_ids: Iterable[uuid.UUID],
+        kind: str,
+        thread: Thread,
+        post: Post,
+        anonymous: bool | None = None,
+    ) -> None:
+        hidden_actor = post.anonymous if anonymous is None else anonymous
+        actor = "" if hidden_actor else _display_name(self._session.get(User, self._scope.user_id))  # type: ignore[arg-type]
+        for user_id in set(user_ids) - {self._scope.user_id}:
+            self._session.add(Notification(
+                user_id=user_id, resource_link_id=self._scope.resource_link_id, kind=kind,
+                thread_id=thread.id, post_id=post.id, actor_name=actor,
+            ))  # fmt: skip
+
     def _require_moderator(self) -> None:
         if not self._scope.access.can_moderate:
             raise ForbiddenError("Only moderators may do this.", code="moderator_required")
@@ -539,13 +723,18 @@ class DiscussionService:
             return ANONYMOUS_NAME
         return _display_name(author)
 
-    def _thread_view(self, thread: Thread, author: User) -> ThreadView:
+    def _thread_view(
+        self, thread: Thread, author: User, visit: ThreadVisit | None = None
+    ) -> ThreadView:
+        last_read = visit.last_read_at if visit else None
         return ThreadView(
             id=thread.id, title=thread.title, author_name=self._author_name(author, thread.anonymous),
             is_question=thread.is_question, pinned=thread.pinned, locked=thread.locked,
             reply_count=thread.reply_count, created_at=thread.created_at,
             last_activity_at=thread.last_activity_at, anonymous=thread.anonymous,
             accepted_post_id=thread.accepted_post_id,
+            unread=last_read is None or thread.last_activity_at > last_read,
+            following=bool(visit and visit.following),
         )  # fmt: skip
 
     def _post_view(self, post: Post, author: User, reactions: dict[str, int]) -> PostView:
