@@ -411,3 +411,24 @@ def test_members_lists_course_members_only_and_mentions_of_strangers_are_dropped
     created = lin.call("POST", "/threads", json={"title": "t", "body": "b", "mentions": [stranger]})
     assert created.status_code == 201
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_top_sort_orders_by_reactions_and_search_finds_titles_and_bodies(member):
+    lin, sam = member("learner"), member("learner2")
+    quiet = start_thread(lin, title="Mitosis steps", body="Prophase first")
+    loved = start_thread(lin, title="Cell walls", body="Plants have *cellulose*")
+    sam.call(
+        "POST", f"/posts/{opening_post(sam, loved['id'])['id']}/reactions", json={"kind": "upvote"}
+    )
+    top = [t["title"] for t in lin.call("GET", "/threads?sort=top").get_json()["threads"]]
+    assert top == ["Cell walls", "Mitosis steps"]
+    page = lin.call("GET", "/threads?sort=top&limit=1").get_json()
+    rest = lin.call("GET", f"/threads?sort=top&limit=1&cursor={page['next_cursor']}").get_json()
+    assert [t["id"] for t in rest["threads"]] == [quiet["id"]]
+    assert [t["title"] for t in lin.call("GET", "/threads?q=CELLULOSE").get_json()["threads"]] == [
+        "Cell walls"
+    ]
+    assert [t["title"] for t in lin.call("GET", "/threads?q=mitosis").get_json()["threads"]] == [
+        "Mitosis steps"
+    ]
+    assert lin.call("GET", "/threads?q=100%25").get_json()["threads"] == []

@@ -35,7 +35,7 @@ def service() -> DiscussionService:
 @bp.response(200, schemas.ThreadPageOut)
 def list_threads(args: dict[str, Any]) -> Any:
     """Threads of this placement, newest activity first, cursor-paginated."""
-    return service().list_threads(args["sort"], args["cursor"], args["limit"])
+    return service().list_threads(args["sort"], args["cursor"], args["limit"], args["q"])
 
 
 @bp.post("/threads")

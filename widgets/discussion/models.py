@@ -30,6 +30,7 @@ class Thread(UUIDPrimaryKey, Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     accepted_post_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int] = mapped_column(Integer, default=0)  # reactions to the opening post ("top")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

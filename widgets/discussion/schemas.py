@@ -12,6 +12,7 @@ class ThreadListArgs(Schema):
     sort = fields.String(load_default="active", validate=validate.OneOf(SORTS))
     cursor = fields.String(load_default=None)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+    q = fields.String(load_default="", validate=validate.Length(max=200))
 
 
 class NewThread(Schema):

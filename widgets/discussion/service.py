@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,7 @@ from widgets.discussion.models import (
     ThreadVisit,
 )
 
-SORTS = ("active", "newest")
+SORTS = ("active", "newest", "top")
 MAX_PAGE = 50
 MAX_MENTIONS = 20
 INBOX_SIZE = 50
@@ -139,15 +140,25 @@ def _display_name(user: User) -> str:
     )
 
 
+def _sort_key(sort: str) -> Any:
+    return {"active": Thread.last_activity_at, "newest": Thread.created_at, "top": Thread.score}[
+        sort
+    ]
+
+
 def _cursor(thread: Thread, sort: str) -> str:
-    key = thread.last_activity_at if sort == "active" else thread.created_at
-    return base64.urlsafe_b64encode(f"{key.isoformat()}|{thread.id}".encode()).decode()
+    key = {"active": thread.last_activity_at, "newest": thread.created_at, "top": thread.score}[
+        sort
+    ]
+    value = key.isoformat() if isinstance(key, datetime) else str(key)
+    return base64.urlsafe_b64encode(f"{value}|{thread.id}".encode()).decode()
 
 
-def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
-        stamp, _, thread_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(thread_id)
+        value, _, thread_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        key: Any = int(value) if sort == "top" else datetime.fromisoformat(value)
+        return key, uuid.UUID(thread_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInputError("The page cursor is not valid.", code="invalid_cursor") from exc
 
@@ -160,12 +171,13 @@ class DiscussionService:
 
     # -- reading ---------------------------------------------------------------------------------
     def list_threads(
-        self, sort: str = "active", cursor: str | None = None, limit: int = 20
+        self, sort: str = "active", cursor: str | None = None, limit: int = 20, q: str = ""
     ) -> ThreadPage:
+        """Threads of the placement, sorted, cursor-paginated, optionally matching ``q``."""
         if sort not in SORTS:
             raise InvalidInputError(f"sort must be one of {', '.join(SORTS)}.", code="invalid_sort")
         limit = max(1, min(limit, MAX_PAGE))
-        key = Thread.last_activity_at if sort == "active" else Thread.created_at
+        key = _sort_key(sort)
         query: Select[tuple[Thread, User]] = (
             select(Thread, User)
             .join(User, User.id == Thread.author_id)
@@ -174,8 +186,10 @@ class DiscussionService:
             .limit(limit + 1)
         )
         if cursor:
-            stamp, thread_id = _parse_cursor(cursor)
-            query = query.where(or_(key < stamp, and_(key == stamp, Thread.id < thread_id)))
+            value, thread_id = _parse_cursor(cursor, sort)
+            query = query.where(or_(key < value, and_(key == value, Thread.id < thread_id)))
+        if q.strip():
+            query = query.where(self._matching(q.strip().lower()))
         rows = self._session.execute(query).all()
         visits = self._visits([thread.id for thread, _ in rows[:limit]])
         page = [
@@ -332,6 +346,8 @@ class DiscussionService:
         self._emit(
             "discussion.reaction_given", "post", post.id, subject_id=post.author_id, kind=kind
         )
+        if post.depth == 0:
+            self._thread(post.thread_id).score += 1
         return self._reaction_counts([post.id]).get(post.id, {})
 
     # -- questions and moderation -------------------------------------------------------------
@@ -415,6 +431,20 @@ class DiscussionService:
         if flag is None:
             raise NotFoundError("No such flag here.", code="flag_not_found")
         flag.resolved_at = flag.resolved_at or utcnow()
+
+    def _matching(self, needle: str) -> Any:
+        """Threads whose title or any visible post contains the words (case-insensitive)."""
+        in_posts = (
+            select(Post.id)
+            .where(
+                Post.thread_id == Thread.id,
+                Post.deleted_at.is_(None),
+                Post.hidden.is_(False),
+                func.lower(Post.body).contains(needle, autoescape=True),
+            )
+            .exists()
+        )
+        return or_(func.lower(Thread.title).contains(needle, autoescape=True), in_posts)
 
     # -- following, notifications, members -------------------------------------------------------
     def follow(self, thread_id: uuid.UUID, following: bool) -> None:
