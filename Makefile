@@ -61,6 +61,8 @@ lint: $(STAMP) ## Ruff (lint + format check) and the import-linter contracts
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (each prints a ratio against a floor)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  echo "!! bench/discussion.py needs wrk (apt-get install wrk)"
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean: ## Remove the virtualenv and local data (var/)

@@ -31,6 +31,7 @@ from bridge.logs import configure_logging
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
 from config import Settings, load_settings
+from widgets.discussion import views as discussion_views
 from widgets.registry import CATALOGUE
 
 
@@ -94,6 +95,7 @@ def create_app(
         if widget.blueprint is not None:
             api.register_blueprint(widget.blueprint)
     app.register_blueprint(shell.bp)
+    app.register_blueprint(discussion_views.bp)
     app.register_blueprint(lti.views.bp)
     app.register_blueprint(lti.dynamic_registration.views.bp)
     if settings.sandbox:

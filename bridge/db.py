@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_ONLY = "bridge_read_only"  # execution option: a unit of work that never writes
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,8 +81,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so concurrent writers wait on busy_timeout
-        # instead of failing with "database is locked" when a read transaction upgrades.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of failing with "database is locked" when a read transaction upgrades. A
+        # read-only unit of work (READ_ONLY) begins deferred: in WAL mode readers never wait.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -101,6 +104,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # For requests that only read (GET): on SQLite they begin deferred and never queue behind
+        # writers. Such a unit of work must not write (a GET changes nothing).
+        self.read_sessions = sessionmaker(
+            bind=self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:

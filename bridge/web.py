@@ -30,6 +30,7 @@ from bridge.urls import origin_of, sandbox_base_url
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # one unit of work that only reads
 EVENTS_KEY = "bridge.events"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -87,7 +88,9 @@ def event_bus() -> EventBus:
 def db() -> Session:
     """The request's database session (one unit of work per request)."""
     if "db" not in g:
-        g.db = runtime().database.sessions()
+        database = runtime().database
+        reads_only = request.method in SAFE_METHODS
+        g.db = database.read_sessions() if reads_only else database.sessions()
     return g.db
 
 

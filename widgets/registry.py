@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bridge.widgets import WidgetCatalogue, WidgetSpec
 from widgets.discussion import api as discussion_api
+from widgets.discussion import views as discussion_views
 
 CATALOGUE = WidgetCatalogue(
     widgets=(
@@ -20,6 +21,7 @@ CATALOGUE = WidgetCatalogue(
                 "discussion.reply_created",
                 "discussion.reaction_given",
             ),
+            page=discussion_views.render_page,
         ),
         WidgetSpec(
             name="video",

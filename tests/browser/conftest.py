@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from tests.browser.helpers import (
+    BLOCK_THIRD_PARTY,
     BrowserRun,
     CrossSite,
     ThreadedServer,
+    axe_core_script,
     chromium_run,
     require_browser,
     self_signed_certificate,
@@ -90,3 +92,36 @@ def chromium(
             )
 
         yield start
+
+
+@pytest.fixture
+def chromiums(
+    playwright_driver: Any, cross_site: CrossSite, tmp_path: Path
+) -> Iterator[Callable[..., BrowserRun]]:
+    """``chromiums(name, cookie_controls_mode=BLOCK_THIRD_PARTY, bypass_csp=False)`` starts one
+    fresh profile per name, so several people can use the tool side by side; all closed after."""
+    with contextlib.ExitStack() as stack:
+
+        def start(
+            name: str, cookie_controls_mode: int = BLOCK_THIRD_PARTY, bypass_csp: bool = False
+        ) -> BrowserRun:
+            directory = tmp_path / name
+            directory.mkdir()
+            return stack.enter_context(
+                chromium_run(
+                    playwright_driver,
+                    directory,
+                    cookie_controls_mode,
+                    trusted_spki=cross_site.tool_spki,
+                    bypass_csp=bypass_csp,
+                )
+            )
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's axe.min.js, installed with npm into a cache outside the repository if missing."""
+    require_browser()
+    return axe_core_script()

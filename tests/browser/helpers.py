@@ -16,7 +16,10 @@ import importlib.util
 import ipaddress
 import json
 import os
+import shutil
 import ssl
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -290,8 +293,12 @@ def chromium_run(
     cookie_controls_mode: int,
     blocked_origins: tuple[str, ...] = (),
     trusted_spki: str = "",
+    bypass_csp: bool = False,
 ) -> Iterator[BrowserRun]:
-    """A fresh profile written with the given cookie controls, launched headless, closed after."""
+    """A fresh profile written with the given cookie controls, launched headless, closed after.
+
+    ``bypass_csp`` switches the pages' Content-Security-Policy off (for tests that must show the
+    page itself is safe, not only that the policy caught what it let through)."""
     user_data_dir = directory / "profile"
     write_profile(user_data_dir, cookie_controls_mode, blocked_origins)
     context = playwright.chromium.launch_persistent_context(
@@ -304,6 +311,7 @@ def chromium_run(
             *([f"--ignore-certificate-errors-spki-list={trusted_spki}"] if trusted_spki else []),
         ],
         timeout=30_000,
+        bypass_csp=bypass_csp,
     )
     try:
         context.set_default_timeout(TIMEOUT_MS)
@@ -323,3 +331,78 @@ def chromium_run(
     finally:
         with contextlib.suppress(Exception):
             context.close()
+
+
+# -- axe-core (accessibility checks) -------------------------------------------------------------
+
+AXE_VERSION = "4.14.1"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+NPM_TIMEOUT_SECONDS = 180
+# Run in a frame once axe.min.js is loaded there: the WCAG 2.1 A/AA rules only; each violation
+# with the nodes it was found on, ready to print.
+AXE_RUN_JS = """async (tags) => {
+  const results = await axe.run(document, { runOnly: tags, resultTypes: ["violations"] });
+  return results.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
+  }));
+}"""
+
+
+def axe_cache_dir() -> Path:
+    """Outside the repository, shared by runs: ``$XDG_CACHE_HOME/social-bridge/axe/<version>``."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "social-bridge" / "axe" / AXE_VERSION
+
+
+def _axe_unavailable(reason: str) -> None:
+    if environ_flag("REQUIRE_SERVICES"):
+        pytest.fail(f"axe-core is unavailable: {reason}, and BRIDGE_REQUIRE_SERVICES=1")
+    pytest.skip(f"Accessibility checks skipped: {reason}")
+
+
+def axe_core_script() -> str:
+    """axe-core's ``axe.min.js`` (npm package ``axe-core``, pinned), installed with npm into the
+    cache directory the first time. Skips when npm is missing or the install fails; fails instead
+    with BRIDGE_REQUIRE_SERVICES=1."""
+    target = axe_cache_dir()
+    script = target / "node_modules" / "axe-core" / "axe.min.js"
+    if script.is_file():
+        return script.read_text(encoding="utf-8")
+    npm = shutil.which("npm")
+    if npm is None:
+        _axe_unavailable("npm is missing (Debian's nodejs and npm packages provide it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Install beside the target and rename into place, so a concurrent run never sees half of it.
+    staging = Path(tempfile.mkdtemp(prefix="install-", dir=target.parent))
+    try:
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund",
+             "--ignore-scripts", f"axe-core@{AXE_VERSION}"],
+            capture_output=True, text=True, timeout=NPM_TIMEOUT_SECONDS, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            _axe_unavailable(f"`npm install axe-core@{AXE_VERSION}` failed: {done.stderr[-500:]}")
+        with contextlib.suppress(OSError):  # another run may have renamed its copy first
+            staging.rename(target)
+    except subprocess.TimeoutExpired:
+        _axe_unavailable(f"`npm install` took longer than {NPM_TIMEOUT_SECONDS} s")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return script.read_text(encoding="utf-8")
+
+
+def axe_violations(frame: Any, script: str) -> list[dict[str, Any]]:
+    """Load axe into ``frame`` (evaluated through the DevTools protocol, which the page's CSP does
+    not govern, so nothing about the page is loosened) and return its WCAG 2.1 AA violations."""
+    if not frame.evaluate("() => typeof window.axe === 'object'"):
+        frame.evaluate(script)
+    return frame.evaluate(AXE_RUN_JS, WCAG_21_AA)
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        lines.extend(f"    {node['target']}: {node['summary']}" for node in violation["nodes"])
+    return "\n".join(lines)

@@ -370,7 +370,7 @@ def test_followers_hear_of_new_replies_and_unread_marks_threads(member):
         teacher.call("POST", f"/threads/{thread['id']}/following", json={"value": True}).status_code
         == 204
     )
-    teacher.call("GET", f"/threads/{thread['id']}")  # read it: no longer new
+    assert teacher.call("POST", f"/threads/{thread['id']}/read").status_code == 204  # no longer new
     assert teacher.call("GET", "/threads").get_json()["threads"][0]["unread"] is False
     sam.call(
         "POST", f"/threads/{thread['id']}/posts", json={"parent_id": root["id"], "body": "news"}

@@ -216,6 +216,14 @@ def follow(data: dict[str, Any], thread_id: uuid.UUID) -> None:
     service().follow(thread_id, data["value"])
 
 
+@bp.post("/threads/<uuid:thread_id>/read")
+@require_session
+@bp.response(204)
+def mark_read(thread_id: uuid.UUID) -> None:
+    """Record that the member has read the thread (its unread mark clears)."""
+    service().mark_read(thread_id)
+
+
 @bp.get("/notifications")
 @require_session
 @bp.response(200, schemas.InboxOut)

@@ -208,7 +208,6 @@ class DiscussionService:
             .where(Post.thread_id == thread.id)
             .order_by(Post.created_at, Post.id)
         ).all()
-        self._visit(thread.id).last_read_at = utcnow()
         counts = self._reaction_counts([post.id for post, _ in rows])
         posts = [self._post_view(post, user, counts.get(post.id, {})) for post, user in rows]
         return self._thread_view(thread, author), posts
@@ -447,6 +446,11 @@ class DiscussionService:
         return or_(func.lower(Thread.title).contains(needle, autoescape=True), in_posts)
 
     # -- following, notifications, members -------------------------------------------------------
+    def mark_read(self, thread_id: uuid.UUID) -> None:
+        """The member has seen the thread as it is now ("new since your last visit" resets)."""
+        self._thread(thread_id)
+        self._visit(thread_id).last_read_at = utcnow()
+
     def follow(self, thread_id: uuid.UUID, following: bool) -> None:
         self._thread(thread_id)
         self._follow(thread_id, following)

@@ -1,0 +1,719 @@
+// The discussion page: thread list, thread view, posting, reactions, and polling for new posts.
+//
+// - Calls /api/v1/discussion with the session token as a bearer token (never in a URL) and keeps
+//   the renewed token the API hands back in X-Bridge-Session.
+// - Builds every element by cloning the page's <template>s and filling them with textContent.
+//   The ONLY markup inserted as HTML is `body_html`, which the server rendered from Markdown and
+//   sanitised with an allow-list (see setSanitisedHtml). Titles and names are always text.
+// - Every text it shows comes from the page (translated there): #d-strings and the templates.
+(function () {
+  "use strict";
+  var root = document.getElementById("discussion");
+  if (!root) { return; }
+
+  var STR = JSON.parse(document.getElementById("d-strings").textContent);
+  var API = root.getAttribute("data-api");
+  var POLL_MS = Math.max(5, Number(root.getAttribute("data-poll-seconds")) || 15) * 1000;
+  var CAN_POST = root.getAttribute("data-can-post") === "true";
+  var CAN_MODERATE = root.getAttribute("data-can-moderate") === "true";
+  var LANG = document.documentElement.lang || "en";
+  var token = document.querySelector('meta[name="bridge-session"]').getAttribute("content");
+
+  var $ = function (id) { return document.getElementById(id); };
+  var els = {
+    alerts: $("d-alerts"), announcer: $("d-announcer"), status: $("api-status"),
+    listView: $("d-list-view"), threadView: $("d-thread-view"), sort: $("d-sort"),
+    list: $("d-thread-list"), listStatus: $("d-list-status"), loadMore: $("d-load-more"),
+    newToggle: $("d-new-thread-toggle"), newForm: $("d-new-thread"),
+    threadTitle: $("d-thread-title"), locked: $("d-locked"), opening: $("d-opening"),
+    repliesTitle: $("d-replies-title"), replies: $("d-replies")
+  };
+  var editorLabels = {};
+  Array.prototype.forEach.call($("d-tpl-editor-labels").content.querySelectorAll("[data-kind]"), function (el) {
+    editorLabels[el.getAttribute("data-kind")] = { label: el.getAttribute("data-label"), submit: el.getAttribute("data-submit") };
+  });
+
+  var state = {
+    sort: "active", threads: [], nextCursor: null, knownThreads: {}, listLoaded: false,
+    threadId: null, thread: null, posts: {}, seenPosts: null, newPosts: {}, lastOpened: null,
+    busy: false, pollTimer: null, sessionEnded: false
+  };
+
+  // -- small helpers ---------------------------------------------------------------------------
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (match, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : match;
+    });
+  }
+  function plural(forms, n) { return format(n === 1 ? forms.one : forms.other, { n: n }); }
+  function clone(id) { return $(id).content.firstElementChild.cloneNode(true); }
+  function slot(el, name) { return el.querySelector('[data-slot="' + name + '"]'); }
+  function clear(el) { while (el.firstChild) { el.removeChild(el.firstChild); } }
+  // Busy controls say so with aria-disabled instead of `disabled`, which would drop the keyboard
+  // focus to the page's body while the request runs.
+  function isBusy(el) { return el.getAttribute("aria-disabled") === "true"; }
+  function setBusy(el, busy) {
+    if (busy) { el.setAttribute("aria-disabled", "true"); } else { el.removeAttribute("aria-disabled"); }
+  }
+
+  // The one place HTML from the API enters the page: `body_html`, Markdown rendered and sanitised
+  // by the server with an explicit allow-list (widgets/discussion/rules.py). Links open outside
+  // the LMS frame so the activity stays open.
+  function setSanitisedHtml(el, html) {
+    el.innerHTML = html;
+    Array.prototype.forEach.call(el.querySelectorAll("a[href]"), function (a) {
+      a.target = "_blank";
+      a.rel = "nofollow noopener noreferrer";
+    });
+  }
+
+  function timeElement(iso) {
+    var time = document.createElement("time");
+    var date = new Date(iso);
+    time.dateTime = iso;
+    time.textContent = relativeTime(date);
+    time.title = date.toLocaleString(LANG, { dateStyle: "full", timeStyle: "short" });
+    return time;
+  }
+  function relativeTime(date) {
+    var seconds = Math.round((date.getTime() - Date.now()) / 1000);
+    var abs = Math.abs(seconds);
+    if (typeof Intl === "undefined" || !Intl.RelativeTimeFormat) { return date.toLocaleString(LANG); }
+    var rtf = new Intl.RelativeTimeFormat(LANG, { numeric: "auto" });
+    if (abs < 45) { return rtf.format(0, "second"); }
+    if (abs < 3600) { return rtf.format(Math.round(seconds / 60), "minute"); }
+    if (abs < 86400) { return rtf.format(Math.round(seconds / 3600), "hour"); }
+    if (abs < 7 * 86400) { return rtf.format(Math.round(seconds / 86400), "day"); }
+    return date.toLocaleDateString(LANG, { dateStyle: "medium" });
+  }
+  // Fill a sentence such as "last activity {time}" with a <time> element, the rest as text.
+  function fillWithTime(el, template, iso) {
+    clear(el);
+    var parts = template.split("{time}");
+    el.appendChild(document.createTextNode(parts[0]));
+    el.appendChild(timeElement(iso));
+    if (parts.length > 1) { el.appendChild(document.createTextNode(parts.slice(1).join(""))); }
+  }
+  function badges(el, flags) {
+    clear(el);
+    var all = $("d-tpl-badges").content;
+    ["new", "pinned", "question", "locked", "accepted", "endorsed", "hidden", "anonymous"].forEach(function (name) {
+      if (flags[name]) { el.appendChild(all.querySelector('[data-badge="' + name + '"]').cloneNode(true)); }
+    });
+    el.hidden = !el.firstChild;
+  }
+  function authorName(name, mine) {
+    var shown = name || STR.someone;
+    return mine ? format(STR.you, { name: shown }) : shown;
+  }
+
+  // -- announcements and errors ----------------------------------------------------------------
+  var announceTimer = null;
+  function announce(text) {
+    // Cleared first, then set a moment later, so the same sentence twice is read twice.
+    els.announcer.textContent = "";
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(function () { els.announcer.textContent = text; }, 100);
+  }
+
+  function ApiError(status, error, retryAfter) {
+    this.status = status;
+    this.code = (error && error.code) || "error";
+    this.message = (error && error.message) || STR.unexpected;
+    this.details = (error && error.details) || {};
+    this.requestId = error && error.request_id;
+    this.retryAfter = retryAfter;
+  }
+
+  function clearErrors() { clear(els.alerts); }
+  function showError(error) {
+    clearErrors();
+    var box = document.createElement("div");
+    box.className = "notice notice--error d-alert";
+    var message = document.createElement("p");
+    message.textContent = error.status === 401 ? STR.session_ended : error.message;
+    box.appendChild(message);
+    var fields = error.details && error.details.fields;
+    var list = document.createElement("ul");
+    if (fields && typeof fields === "object") {
+      Object.keys(fields).forEach(function (location) {
+        var byField = fields[location];
+        if (!byField || typeof byField !== "object") { return; }
+        Object.keys(byField).forEach(function (field) {
+          var item = document.createElement("li");
+          var messages = Array.isArray(byField[field]) ? byField[field].join(" ") : String(byField[field]);
+          item.textContent = (STR.fields[field] || field) + ": " + messages;
+          list.appendChild(item);
+        });
+      });
+    }
+    if (list.firstChild) { box.appendChild(list); }
+    if (error.retryAfter) {
+      var retry = document.createElement("p");
+      retry.textContent = format(STR.retry_after, { n: error.retryAfter });
+      box.appendChild(retry);
+    }
+    if (error.requestId && error.status !== 401) {
+      var reference = document.createElement("p");
+      reference.className = "muted d-small";
+      reference.textContent = format(STR.reference, { id: error.requestId });
+      box.appendChild(reference);
+    }
+    els.alerts.appendChild(box);
+  }
+
+  // -- the API ---------------------------------------------------------------------------------
+  function api(method, url, body) {
+    if (state.sessionEnded) {
+      return Promise.reject(new ApiError(401, { code: "unauthorized", message: STR.session_ended }));
+    }
+    var headers = { "Authorization": "Bearer " + token, "Accept": "application/json" };
+    var init = { method: method, headers: headers, credentials: "omit", cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      var renewed = response.headers.get("X-Bridge-Session");
+      if (renewed) { token = renewed; }
+      if (response.status === 204) { return null; }
+      return response.json().catch(function () { return null; }).then(function (payload) {
+        if (response.ok) { return payload; }
+        if (response.status === 401) { endSession(); }
+        throw new ApiError(response.status, payload && payload.error, response.headers.get("Retry-After"));
+      });
+    }, function () {
+      throw new ApiError(0, { code: "network", message: STR.network });
+    });
+  }
+
+  function endSession() {
+    state.sessionEnded = true;
+    clearTimeout(state.pollTimer);
+    root.setAttribute("data-state", "ended");
+    els.status.setAttribute("data-state", "failed");
+    els.status.textContent = STR.not_connected;
+    // Without a session nothing can be posted: take the forms away rather than let them fail.
+    Array.prototype.forEach.call(root.querySelectorAll("form, [data-action], #d-new-thread-toggle"), function (el) {
+      if (el.tagName === "FORM") { el.hidden = true; } else { el.disabled = true; }
+    });
+  }
+
+  function markChecked() {
+    els.status.setAttribute("data-state", "ok");
+    var now = new Date();
+    fillWithTime(els.status, format(STR.checked_at, { n: POLL_MS / 1000 }), now.toISOString());
+  }
+
+  // -- thread list -----------------------------------------------------------------------------
+  function threadsUrl(cursor, limit) {
+    var url = API + "/threads?sort=" + encodeURIComponent(state.sort) + "&limit=" + limit;
+    return cursor ? url + "&cursor=" + encodeURIComponent(cursor) : url;
+  }
+
+  function threadItem(thread, isNew) {
+    var item = clone("d-tpl-thread");
+    item.setAttribute("data-thread-id", thread.id);
+    fillThreadItem(item, thread, isNew);
+    return item;
+  }
+  function fillThreadItem(item, thread, isNew) {
+    var link = item.querySelector(".d-thread__link");
+    link.href = "#/threads/" + thread.id;
+    link.textContent = thread.title;
+    badges(slot(item, "badges"), { "new": isNew, pinned: thread.pinned, question: thread.is_question, locked: thread.locked });
+    slot(item, "author").textContent = format(STR.started_by, { name: authorName(thread.author_name, false) });
+    slot(item, "replies").textContent = plural(STR.replies, thread.reply_count);
+    fillWithTime(slot(item, "activity"), STR.last_activity, thread.last_activity_at);
+  }
+
+  // Show `threads` in order, reusing the items already on the page (focus stays where it was).
+  function renderList(threads, newIds) {
+    var focused = document.activeElement;
+    var existing = {};
+    Array.prototype.forEach.call(els.list.children, function (item) { existing[item.getAttribute("data-thread-id")] = item; });
+    var wanted = {};
+    threads.forEach(function (thread, index) {
+      wanted[thread.id] = true;
+      var item = existing[thread.id];
+      var isNew = !!newIds[thread.id] || (item && item.querySelector('[data-badge="new"]') !== null);
+      if (item) { fillThreadItem(item, thread, isNew); } else { item = threadItem(thread, isNew); }
+      if (els.list.children[index] !== item) { els.list.insertBefore(item, els.list.children[index] || null); }
+    });
+    Object.keys(existing).forEach(function (id) { if (!wanted[id]) { els.list.removeChild(existing[id]); } });
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) { focused.focus(); }
+    els.listStatus.hidden = threads.length > 0;
+    els.listStatus.textContent = STR.no_threads;
+    els.loadMore.hidden = !state.nextCursor;
+  }
+
+  // Load (or, when polling, refresh) the first page; announce what others started meanwhile.
+  function loadList(polling) {
+    var limit = Math.min(50, Math.max(20, state.threads.length));
+    return api("GET", threadsUrl(null, limit)).then(function (page) {
+      var newIds = {};
+      var fresh = 0;
+      var active = 0;
+      page.threads.forEach(function (thread) {
+        var known = state.knownThreads[thread.id];
+        if (polling && state.listLoaded && !known) { newIds[thread.id] = true; fresh += 1; }
+        else if (known && known !== thread.last_activity_at) { active += 1; }
+        state.knownThreads[thread.id] = thread.last_activity_at;
+      });
+      // Polling keeps threads loaded with "Load more" beyond the refreshed page.
+      var refreshed = {};
+      page.threads.forEach(function (thread) { refreshed[thread.id] = true; });
+      var tail = state.threads.length > page.threads.length
+        ? state.threads.slice(page.threads.length).filter(function (t) { return !refreshed[t.id]; })
+        : [];
+      state.threads = page.threads.concat(tail);
+      if (!tail.length) { state.nextCursor = page.next_cursor; }
+      state.listLoaded = true;
+      renderList(state.threads, newIds);
+      markChecked();
+      root.setAttribute("data-state", "ready");
+      if (polling && state.threadId === null) {
+        var parts = [];
+        if (fresh) { parts.push(plural(STR.new_threads, fresh)); }
+        if (active) { parts.push(plural(STR.threads_active, active)); }
+        if (parts.length) { announce(parts.join(". ") + "."); }
+      }
+    });
+  }
+
+  function loadMore() {
+    if (!state.nextCursor || isBusy(els.loadMore)) { return; }
+    setBusy(els.loadMore, true);
+    api("GET", threadsUrl(state.nextCursor, 20)).then(function (page) {
+      var first = null;
+      var seen = {};
+      state.threads.forEach(function (t) { seen[t.id] = true; });
+      page.threads.forEach(function (thread) {
+        state.knownThreads[thread.id] = thread.last_activity_at;
+        if (!seen[thread.id]) { state.threads.push(thread); first = first || thread.id; }
+      });
+      state.nextCursor = page.next_cursor;
+      renderList(state.threads, {});
+      announce(plural(STR.loaded_more, page.threads.length));
+      if (first) { els.list.querySelector('[data-thread-id="' + first + '"] .d-thread__link').focus(); }
+      else if (!els.loadMore.hidden) { els.loadMore.focus(); }
+    }).catch(showError).then(function () { setBusy(els.loadMore, false); });
+  }
+
+  // -- editors (new thread, reply, edit) -------------------------------------------------------
+  function wirePreview(form, textarea, previewBox) {
+    var toggle = form.querySelector('[data-action="preview"]');
+    var target = slot(previewBox, "preview");
+    toggle.addEventListener("click", function () {
+      var show = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", show ? "true" : "false");
+      previewBox.hidden = !show;
+      if (!show) { return; }
+      if (!textarea.value.trim()) { clear(target); target.textContent = STR.nothing_to_preview; return; }
+      target.textContent = STR.loading;
+      api("POST", API + "/preview", { body: textarea.value }).then(function (result) {
+        setSanitisedHtml(target, result.body_html);
+      }).catch(function (error) { clear(target); showError(error); });
+    });
+    // What is previewed must be what is written: a change hides the stale preview.
+    textarea.addEventListener("input", function () {
+      if (!previewBox.hidden) { previewBox.hidden = true; toggle.setAttribute("aria-expanded", "false"); }
+    });
+  }
+
+  // A form being sent ignores a second submit; its fields stay focusable (and read-only).
+  function submitting(form, busy) {
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+    setBusy(form.querySelector('[type="submit"]'), busy);
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=text], textarea"), function (el) { el.readOnly = busy; });
+  }
+  function isSubmitting(form) { return form.getAttribute("aria-busy") === "true"; }
+
+  function setUpNewThread() {
+    if (!els.newForm) { return; }
+    var form = els.newForm;
+    var box = $("d-new-preview");
+    wirePreview(form, $("d-new-body"), box);
+    function close(focusToggle) {
+      form.hidden = true;
+      els.newToggle.setAttribute("aria-expanded", "false");
+      if (focusToggle) { els.newToggle.focus(); }
+    }
+    els.newToggle.addEventListener("click", function () {
+      if (!form.hidden) { close(false); return; }
+      form.hidden = false;
+      els.newToggle.setAttribute("aria-expanded", "true");
+      $("d-new-title").focus();
+    });
+    form.querySelector('[data-action="cancel"]').addEventListener("click", function () { close(true); });
+    form.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(true); } });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (isSubmitting(form)) { return; }
+      var data = { title: $("d-new-title").value, body: $("d-new-body").value, is_question: $("d-new-question").checked };
+      submitting(form, true);
+      clearErrors();
+      api("POST", API + "/threads", data).then(function (thread) {
+        submitting(form, false);
+        form.reset();
+        box.hidden = true;
+        form.querySelector('[data-action="preview"]').setAttribute("aria-expanded", "false");
+        close(false);
+        state.knownThreads[thread.id] = thread.last_activity_at;
+        announce(STR.thread_posted);
+        location.hash = "#/threads/" + thread.id;
+      }, function (error) { submitting(form, false); showError(error); });
+    });
+  }
+
+  // An editor under a post: kind "reply" posts a reply to it, "edit"/"moderate" changes it.
+  function openEditor(article, post, kind) {
+    var holder = slot(article, "form");
+    var opener = article.querySelector('[data-action="' + (kind === "reply" ? "reply" : "edit") + '"]');
+    if (holder.firstChild) {  // one editor per post: its own button closes it
+      var sameButton = (holder.firstChild.getAttribute("data-kind") === "reply") === (kind === "reply");
+      closeEditor(article, sameButton);
+      if (sameButton) { return; }
+    }
+    var form = clone("d-tpl-editor");
+    var id = "d-editor-" + post.id;
+    var textarea = form.querySelector("textarea");
+    var label = slot(form, "label");
+    var hint = slot(form, "hint");
+    var box = slot(form, "preview-box");
+    var labels = editorLabels[kind];
+    form.setAttribute("data-kind", kind);
+    textarea.id = id;
+    label.htmlFor = id;
+    label.textContent = kind === "reply" ? format(STR.reply_to, { name: authorName(post.author_name, false) }) : labels.label;
+    hint.id = id + "-hint";
+    textarea.setAttribute("aria-describedby", hint.id);
+    box.id = id + "-preview";
+    form.querySelector('[data-action="preview"]').setAttribute("aria-controls", box.id);
+    slot(form, "submit").textContent = labels.submit;
+    if (kind !== "reply") {
+      // The API gives the rendered HTML; the Markdown source is used when it is sent as `body`.
+      textarea.value = typeof post.body === "string" ? post.body : slot(article, "body").innerText.trim();
+    }
+    wirePreview(form, textarea, box);
+    form.querySelector('[data-action="cancel"]').addEventListener("click", function () { closeEditor(article, true); });
+    form.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeEditor(article, true); } });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (isSubmitting(form)) { return; }
+      submitting(form, true);
+      clearErrors();
+      var request = kind === "reply"
+        ? api("POST", API + "/threads/" + state.threadId + "/posts", { parent_id: post.id, body: textarea.value })
+        : api("PATCH", API + "/posts/" + post.id, { body: textarea.value });
+      request.then(function (saved) {
+        closeEditor(article, false);
+        announce(kind === "reply" ? STR.reply_posted : STR.post_updated);
+        return loadThread(false, saved.id).catch(showError);
+      }, function (error) { submitting(form, false); showError(error); });
+    });
+    holder.appendChild(form);
+    if (opener) { opener.setAttribute("aria-expanded", "true"); }
+    textarea.focus();
+  }
+
+  function closeEditor(article, focusOpener) {
+    var holder = slot(article, "form");
+    var form = holder.firstChild;
+    if (!form) { return; }
+    var kind = form.getAttribute("data-kind");
+    holder.removeChild(form);
+    var opener = article.querySelector('[data-action="' + (kind === "reply" ? "reply" : "edit") + '"]');
+    if (opener) {
+      opener.setAttribute("aria-expanded", "false");
+      if (focusOpener) { opener.focus(); }
+    }
+  }
+
+  // -- thread view -----------------------------------------------------------------------------
+  function reactionControls(container, post) {
+    clear(container);
+    var counts = post.reactions || {};
+    STR.reactions.forEach(function (pair) {
+      var kind = pair[0];
+      var count = counts[kind] || 0;
+      if (!CAN_POST) {
+        if (!count) { return; }
+        var span = document.createElement("span");
+        span.className = "d-reaction d-reaction--static";
+        span.textContent = format(STR.reaction_given, { label: pair[1], n: count });
+        container.appendChild(span);
+        return;
+      }
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn--small d-reaction";
+      button.setAttribute("data-kind", kind);
+      var label = document.createElement("span");
+      label.textContent = pair[1];
+      var number = document.createElement("span");
+      number.className = "d-reaction__count";
+      number.textContent = String(count);
+      button.appendChild(label);
+      button.appendChild(document.createTextNode(" "));
+      button.appendChild(number);
+      button.addEventListener("click", function () {
+        if (isBusy(button)) { return; }
+        setBusy(button, true);
+        api("POST", API + "/posts/" + post.id + "/reactions", { kind: kind }).then(function (result) {
+          post.reactions = result.reactions;
+          reactionControls(container, post);
+          var again = container.querySelector('[data-kind="' + kind + '"]');
+          if (again) { again.focus(); }
+          announce(format(STR.reaction_given, { label: pair[1], n: result.reactions[kind] || 0 }));
+        }, function (error) { setBusy(button, false); showError(error); });
+      });
+      container.appendChild(button);
+    });
+    container.hidden = !container.firstChild;
+  }
+
+  function postArticle(post) {
+    var article = clone("d-tpl-post");
+    article.id = "post-" + post.id;
+    article.setAttribute("data-post-id", post.id);
+    slot(article, "author").id = article.id + "-author";
+    slot(article, "removed").id = article.id + "-removed";
+    slot(article, "concealed").id = article.id + "-concealed";
+    article.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-action]");
+      if (!button || !article.contains(button) || button.closest(".d-editor")) { return; }
+      var current = state.posts[post.id] || post;
+      var action = button.getAttribute("data-action");
+      if (action === "reply") { openEditor(article, current, "reply"); }
+      else if (action === "edit") { openEditor(article, current, current.mine ? "edit" : "moderate"); }
+      else if (action === "remove") { slot(article, "confirm").hidden = false; article.querySelector('[data-action="confirm-remove"]').focus(); }
+      else if (action === "cancel-remove") { slot(article, "confirm").hidden = true; article.querySelector('[data-action="remove"]').focus(); }
+      else if (action === "confirm-remove") { removePost(article, current); }
+    });
+    return article;
+  }
+
+  function fillPost(article, post, isNew) {
+    var thread = state.thread;
+    // Removed, or hidden by a moderator (learners then get neither author nor body).
+    var concealed = post.deleted || (!!post.hidden && !CAN_MODERATE);
+    var replyable = CAN_POST && !concealed && post.depth < 2 && (!thread.locked || CAN_MODERATE);
+    var editable = CAN_POST && !concealed && (post.mine || CAN_MODERATE);
+    article.classList.toggle("d-post--removed", concealed);
+    article.classList.toggle("d-post--mine", !!post.mine);
+    slot(article, "author").textContent = concealed ? "" : authorName(post.author_name, post.mine);
+    slot(article, "author").hidden = concealed;
+    badges(slot(article, "badges"), {
+      "new": isNew, accepted: thread.accepted_post_id === post.id && !concealed,
+      endorsed: post.endorsed && !concealed, hidden: post.hidden && !post.deleted && CAN_MODERATE,
+      anonymous: post.anonymous && !concealed && post.author_name !== "" && (CAN_MODERATE || post.mine)
+    });
+    fillWithTime(slot(article, "time"), STR.posted, post.created_at);
+    slot(article, "edited").hidden = !post.edited || concealed;
+    var body = slot(article, "body");
+    var editing = slot(article, "form").firstChild && slot(article, "form").firstChild.getAttribute("data-kind") !== "reply";
+    if (body.getAttribute("data-html") !== post.body_html && !editing) {
+      setSanitisedHtml(body, post.body_html);
+      body.setAttribute("data-html", post.body_html);
+    }
+    body.hidden = concealed;
+    slot(article, "removed").hidden = !post.deleted;
+    slot(article, "concealed").hidden = post.deleted || !concealed;
+    reactionControls(slot(article, "reactions"), post);
+    if (concealed) { slot(article, "reactions").hidden = true; }
+    var actions = slot(article, "actions");
+    actions.querySelector('[data-action="reply"]').hidden = !replyable;
+    actions.querySelector('[data-action="edit"]').hidden = !editable;
+    actions.querySelector('[data-action="remove"]').hidden = !editable;
+    actions.hidden = !(replyable || editable);
+    if (!replyable && !editable) { closeEditor(article, false); slot(article, "confirm").hidden = true; }
+    article.setAttribute("aria-labelledby", article.id + (post.deleted ? "-removed" : concealed ? "-concealed" : "-author"));
+  }
+
+  // Place every post: the opening post (depth 0), its replies (1) and theirs (2), keeping the
+  // elements already shown so open editors and focus survive a refresh.
+  function renderThread(detail, newIds) {
+    var thread = detail.thread;
+    state.thread = thread;
+    els.threadTitle.textContent = thread.title;
+    badges(slot(els.threadView, "badges"), { pinned: thread.pinned, question: thread.is_question, locked: thread.locked });
+    fillWithTime(slot(els.threadView, "meta"),
+      format(STR.started_by, { name: authorName(thread.author_name, false) }) + " · " + STR.last_activity, thread.last_activity_at);
+    els.locked.hidden = !thread.locked;
+    var focused = document.activeElement;
+    var byParent = {};
+    var opening = null;
+    state.posts = {};
+    detail.posts.forEach(function (post) {
+      state.posts[post.id] = post;
+      if (post.depth === 0 || !post.parent_id) { opening = opening || post; return; }
+      (byParent[post.parent_id] = byParent[post.parent_id] || []).push(post);
+    });
+    function articleFor(post) {
+      var article = document.getElementById("post-" + post.id);
+      if (!article) { article = postArticle(post); }
+      fillPost(article, post, !!newIds[post.id]);
+      return article;
+    }
+    if (opening) {
+      var first = articleFor(opening);
+      first.classList.add("d-post--opening");
+      if (els.opening.firstChild !== first) { clear(els.opening); els.opening.appendChild(first); }
+    }
+    function placeReplies(list, parentId) {
+      var children = byParent[parentId] || [];
+      children.forEach(function (post, index) {
+        var item = list.querySelector(':scope > li[data-post-id="' + post.id + '"]');
+        if (!item) {
+          item = document.createElement("li");
+          item.setAttribute("data-post-id", post.id);
+          item.className = "d-reply d-reply--depth-" + post.depth;
+        }
+        var article = articleFor(post);
+        if (item.firstElementChild !== article) { item.insertBefore(article, item.firstElementChild); }
+        if (post.depth < 2) {
+          var sub = item.querySelector(":scope > ol");
+          if (!sub) { sub = document.createElement("ol"); sub.className = "d-replies"; item.appendChild(sub); }
+          placeReplies(sub, post.id);
+          sub.hidden = !sub.children.length;
+        }
+        if (list.children[index] !== item) { list.insertBefore(item, list.children[index] || null); }
+      });
+      while (list.children.length > children.length) { list.removeChild(list.lastElementChild); }
+    }
+    placeReplies(els.replies, opening ? opening.id : null);
+    var replyCount = detail.posts.length - (opening ? 1 : 0);
+    els.repliesTitle.textContent = replyCount ? plural(STR.replies, replyCount) : STR.no_replies;
+    els.replies.hidden = !replyCount;
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) { focused.focus(); }
+  }
+
+  function loadThread(polling, focusPostId) {
+    var threadId = state.threadId;
+    return api("GET", API + "/threads/" + threadId).then(function (detail) {
+      if (state.threadId !== threadId) { return; }  // the user moved on meanwhile
+      var first = state.seenPosts === null;
+      var fresh = [];
+      if (first) { state.seenPosts = {}; }
+      detail.posts.forEach(function (post) {
+        if (!first && !state.seenPosts[post.id] && post.id !== focusPostId && !post.mine) {
+          state.newPosts[post.id] = true;  // marked "New" until the thread is opened again
+          fresh.push(post);
+        }
+        state.seenPosts[post.id] = true;
+      });
+      renderThread(detail, state.newPosts);
+      state.knownThreads[detail.thread.id] = detail.thread.last_activity_at;
+      if (first || fresh.length) {  // seen as it is now: its "new since your last visit" mark clears
+        api("POST", API + "/threads/" + threadId + "/read").catch(function () { /* not worth an alert */ });
+      }
+      markChecked();
+      root.setAttribute("data-state", "ready");
+      if (fresh.length && polling) {
+        var names = [];
+        fresh.forEach(function (post) {
+          var name = authorName(post.author_name, false);
+          if (names.indexOf(name) < 0) { names.push(name); }
+        });
+        announce(plural(STR.new_replies, fresh.length) + ": " + names.join(", ") + ".");
+      }
+      if (focusPostId) {
+        var target = document.getElementById("post-" + focusPostId);
+        if (target) { target.focus(); }
+      }
+    });
+  }
+
+  function removePost(article, post) {
+    var confirm = article.querySelector('[data-action="confirm-remove"]');
+    if (isBusy(confirm)) { return; }
+    setBusy(confirm, true);
+    api("DELETE", API + "/posts/" + post.id).then(function () {
+      slot(article, "confirm").hidden = true;
+      announce(STR.post_removed);
+      return loadThread(false, post.id);
+    }).catch(showError).then(function () { setBusy(confirm, false); });
+  }
+
+  // -- navigation: "#/" is the list, "#/threads/<id>" a thread ---------------------------------
+  var THREAD_HASH = /^#\/threads\/([0-9a-fA-F-]{36})$/;
+  function route() {
+    var match = THREAD_HASH.exec(location.hash);
+    clearErrors();
+    if (match) {
+      state.threadId = match[1];
+      state.lastOpened = match[1];
+      var seenBadge = els.list.querySelector('[data-thread-id="' + match[1] + '"] [data-badge="new"]');
+      if (seenBadge) { seenBadge.parentNode.removeChild(seenBadge); }
+      state.seenPosts = null;
+      state.newPosts = {};
+      state.thread = null;
+      clear(els.opening);
+      clear(els.replies);
+      var listed = state.threads.filter(function (t) { return t.id === match[1]; })[0];
+      els.threadTitle.textContent = listed ? listed.title : STR.loading;
+      slot(els.threadView, "meta").textContent = "";
+      badges(slot(els.threadView, "badges"), {});
+      els.repliesTitle.textContent = "";
+      els.locked.hidden = true;
+      els.listView.hidden = true;
+      els.threadView.hidden = false;
+      els.threadTitle.focus();
+      loadThread(false).catch(function (error) {
+        showError(error);
+        if (error.status === 404) { els.threadTitle.textContent = ""; }
+      });
+      return;
+    }
+    var wasInThread = state.threadId !== null;
+    state.threadId = null;
+    els.threadView.hidden = true;
+    els.listView.hidden = false;
+    loadList(false).then(function () {
+      var link = state.lastOpened && els.list.querySelector('[data-thread-id="' + state.lastOpened + '"] .d-thread__link');
+      if (wasInThread && link) { link.focus(); }
+    }).catch(showError);
+  }
+
+  // -- polling ---------------------------------------------------------------------------------
+  function schedulePoll() {
+    clearTimeout(state.pollTimer);
+    if (!state.sessionEnded) { state.pollTimer = setTimeout(poll, POLL_MS); }
+  }
+  function poll() {
+    if (document.hidden || state.busy) { schedulePoll(); return; }
+    state.busy = true;
+    var refresh = state.threadId !== null ? loadThread(true) : loadList(true);
+    refresh.catch(function (error) {
+      if (error.status === 0) { els.status.setAttribute("data-state", "offline"); }
+      showError(error);
+    }).then(function () { state.busy = false; schedulePoll(); });
+  }
+
+  // -- start -----------------------------------------------------------------------------------
+  els.sort.addEventListener("change", function () {
+    state.sort = els.sort.value;
+    state.threads = [];
+    state.nextCursor = null;
+    loadList(false).catch(showError);
+  });
+  els.loadMore.addEventListener("click", loadMore);
+  window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !state.sessionEnded) { clearTimeout(state.pollTimer); poll(); }
+  });
+  setUpNewThread();
+
+  // The session first (who and where, and proof the token works), then the page's content.
+  api("GET", root.getAttribute("data-session-api")).then(function () {
+    els.status.setAttribute("data-state", "ok");
+    route();
+    schedulePoll();
+  }, function (error) {
+    els.status.setAttribute("data-state", "failed");
+    els.status.textContent = STR.not_connected;
+    els.listStatus.hidden = true;
+    showError(error);
+  });
+})();

@@ -1,0 +1,98 @@
+"""Discussion pages: the page a launch of a discussion placement lands on.
+
+The page is rendered here around one small dependency-free script (``static/discussion.js``) that
+drives the JSON API of ``api.py`` with the launch's session token as a bearer token (the token
+travels in a ``<meta>`` tag, never in a URL). The texts the script shows come from here, so they
+are translated with the rest of the page. ``bp`` only serves this package's templates and static
+files; the widget catalogue hands :func:`render_page` to the launch as ``WidgetSpec.page``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext, ngettext
+
+from bridge.tenancy.scope import Scope
+from bridge.tenancy.service import PlacementView
+from widgets.discussion import rules
+
+bp = Blueprint(
+    "discussion_pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/discussion",
+)
+
+POLL_SECONDS = 15  # embedded mode polls; the scaled mode will push (server-sent events)
+# Reactions in the order the page shows them; a kind the rules add later shows under its own name.
+REACTION_ORDER = ("like", "upvote", "thanks")
+
+
+def _reaction_labels() -> list[tuple[str, str]]:
+    labels = {"like": gettext("Like"), "upvote": gettext("Upvote"), "thanks": gettext("Thanks")}
+    kinds = [kind for kind in REACTION_ORDER if kind in rules.REACTIONS]
+    kinds += sorted(rules.REACTIONS - set(REACTION_ORDER))
+    return [(kind, labels.get(kind, kind)) for kind in kinds]
+
+
+def _plural(singular: str, plural: str) -> dict[str, str]:
+    """Both English plural forms, with ``{n}`` where the number goes (the script picks one)."""
+    return {"one": ngettext(singular, plural, 1), "other": ngettext(singular, plural, 2)}
+
+
+def _script_strings() -> dict[str, object]:
+    """Every text discussion.js builds at run time (the rest is in the template)."""
+    return {
+        "reactions": _reaction_labels(),
+        "replies": _plural("{n} reply", "{n} replies"),
+        "new_threads": _plural("{n} new thread", "{n} new threads"),
+        "new_replies": _plural("{n} new reply", "{n} new replies"),
+        "threads_active": _plural("{n} thread has new activity", "{n} threads have new activity"),
+        "loaded_more": _plural("{n} more thread loaded", "{n} more threads loaded"),
+        "started_by": gettext("Started by {name}"),
+        "you": gettext("{name} (you)"),
+        "last_activity": gettext("last activity {time}"),
+        "posted": gettext("Posted {time}"),
+        "thread_posted": gettext("Your thread was posted."),
+        "reply_posted": gettext("Your reply was posted."),
+        "post_updated": gettext("Your changes were saved."),
+        "post_removed": gettext("The post was removed."),
+        "reaction_given": gettext("{label}: {n}"),
+        "reply_to": gettext("Reply to {name}"),
+        "nothing_to_preview": gettext("Nothing to preview yet."),
+        "loading": gettext("Loading…"),
+        "no_threads": gettext("No threads yet."),
+        "no_replies": gettext("No replies yet."),
+        "checked_at": gettext("Checks for new posts every {n} seconds. Last checked {time}."),
+        "not_connected": gettext("Not connected."),
+        "session_ended": gettext(
+            "Your session has ended. Reopen this activity from your course to continue."
+        ),
+        "network": gettext(
+            "Social Bridge could not be reached. Check your connection; it will try again."
+        ),
+        "unexpected": gettext("Something went wrong. Please try again."),
+        "retry_after": gettext("Try again in {n} seconds."),
+        "reference": gettext("Reference: {id}"),
+        "fields": {"title": gettext("Title"), "body": gettext("Message")},
+        "someone": gettext("Course member"),
+    }
+
+
+def render_page(scope: Scope, view: PlacementView, token: str) -> str:
+    """The discussion page of a fresh launch, carrying its session token for the page's script."""
+    api_root = url_for("discussion.preview").removesuffix("/preview")
+    return render_template(
+        "discussion/page.html",
+        view=view,
+        can_post=scope.access.can_post,
+        can_moderate=scope.access.can_moderate,
+        session_token=token,
+        api_root=api_root,
+        session_api=url_for("shell.get_session"),
+        poll_seconds=POLL_SECONDS,
+        max_title=rules.MAX_TITLE,
+        max_body=rules.MAX_BODY,
+        strings=_script_strings(),
+    )
