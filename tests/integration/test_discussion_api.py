@@ -432,3 +432,11 @@ def test_top_sort_orders_by_reactions_and_search_finds_titles_and_bodies(member)
         "Mitosis steps"
     ]
     assert lin.call("GET", "/threads?q=100%25").get_json()["threads"] == []
+
+
+def test_markdown_source_goes_only_to_those_who_may_edit(member):
+    lin, sam, teacher = member("learner"), member("learner2"), member("instructor")
+    thread = start_thread(lin, body="**source**")
+    assert opening_post(lin, thread["id"])["body"] == "**source**"
+    assert opening_post(teacher, thread["id"])["body"] == "**source**"
+    assert opening_post(sam, thread["id"])["body"] is None

@@ -111,6 +111,7 @@ class PostOut(Schema):
     anonymous = fields.Boolean()
     endorsed = fields.Boolean()
     hidden = fields.Boolean()
+    body = fields.String(allow_none=True)  # Markdown source, only for the author and moderators
 
 
 class ThreadPageOut(Schema):

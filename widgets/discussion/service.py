@@ -62,6 +62,7 @@ class PostView:
     anonymous: bool = False
     endorsed: bool = False
     hidden: bool = False
+    body: str | None = None  # the Markdown source, for those who may edit the post
 
 
 @dataclass(frozen=True)
@@ -783,4 +784,5 @@ class DiscussionService:
             edited=post.edited_at is not None, deleted=post.deleted_at is not None,
             mine=mine and not concealed, reactions={} if concealed else reactions,
             anonymous=post.anonymous, endorsed=post.endorsed, hidden=post.hidden,
+            body=post.body if not concealed and rules.may_edit(self._scope, post.author_id) else None,
         )  # fmt: skip
