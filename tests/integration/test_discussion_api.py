@@ -440,3 +440,18 @@ def test_markdown_source_goes_only_to_those_who_may_edit(member):
     assert opening_post(lin, thread["id"])["body"] == "**source**"
     assert opening_post(teacher, thread["id"])["body"] == "**source**"
     assert opening_post(sam, thread["id"])["body"] is None
+
+
+def test_a_reaction_can_be_withdrawn_and_my_reactions_are_listed(member):
+    lin, sam = member("learner"), member("learner2")
+    thread = start_thread(lin)
+    root = opening_post(lin, thread["id"])
+    sam.call("POST", f"/posts/{root['id']}/reactions", json={"kind": "like"})
+    assert opening_post(sam, thread["id"])["my_reactions"] == ["like"]
+    assert opening_post(lin, thread["id"])["my_reactions"] == []
+    withdrawn = sam.call("DELETE", f"/posts/{root['id']}/reactions/like")
+    assert withdrawn.status_code == 200 and withdrawn.get_json() == {"reactions": {}}
+    assert (
+        sam.call("DELETE", f"/posts/{root['id']}/reactions/like").status_code == 200
+    )  # idempotent
+    assert lin.call("GET", "/threads?sort=top").get_json()["threads"][0]["id"] == thread["id"]

@@ -104,6 +104,14 @@ def preview(data: dict[str, Any]) -> Any:
     return {"body_html": render_markdown(data["body"])}
 
 
+@bp.delete("/posts/<uuid:post_id>/reactions/<string:kind>")
+@require_session
+@bp.response(200, schemas.ReactionsOut)
+def withdraw_reaction(post_id: uuid.UUID, kind: str) -> Any:
+    """Take back one's own reaction of this kind."""
+    return {"reactions": service().withdraw_reaction(post_id, kind)}
+
+
 @bp.post("/threads/<uuid:thread_id>/accepted")
 @require_session
 @bp.arguments(schemas.AcceptArgs)

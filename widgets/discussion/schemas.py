@@ -112,6 +112,7 @@ class PostOut(Schema):
     endorsed = fields.Boolean()
     hidden = fields.Boolean()
     body = fields.String(allow_none=True)  # Markdown source, only for the author and moderators
+    my_reactions = fields.List(fields.String())
 
 
 class ThreadPageOut(Schema):

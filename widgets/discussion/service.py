@@ -63,6 +63,7 @@ class PostView:
     endorsed: bool = False
     hidden: bool = False
     body: str | None = None  # the Markdown source, for those who may edit the post
+    my_reactions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,11 @@ class DiscussionService:
             .order_by(Post.created_at, Post.id)
         ).all()
         counts = self._reaction_counts([post.id for post, _ in rows])
-        posts = [self._post_view(post, user, counts.get(post.id, {})) for post, user in rows]
+        mine = self._my_reactions([post.id for post, _ in rows])
+        posts = [
+            self._post_view(post, user, counts.get(post.id, {}), mine.get(post.id, ()))
+            for post, user in rows
+        ]
         return self._thread_view(thread, author), posts
 
     # -- writing ---------------------------------------------------------------------------------
@@ -348,6 +353,24 @@ class DiscussionService:
         )
         if post.depth == 0:
             self._thread(post.thread_id).score += 1
+        return self._reaction_counts([post.id]).get(post.id, {})
+
+    def withdraw_reaction(self, post_id: uuid.UUID, kind: str) -> dict[str, int]:
+        """Take one's own reaction back (idempotent)."""
+        post = self._post(post_id)
+        reaction = self._session.scalar(
+            select(Reaction).where(
+                Reaction.post_id == post.id,
+                Reaction.user_id == self._scope.user_id,
+                Reaction.kind == kind,
+            )
+        )
+        if reaction is not None:
+            self._session.delete(reaction)
+            if post.depth == 0:
+                thread = self._thread(post.thread_id)
+                thread.score = max(0, thread.score - 1)
+            self._session.flush()
         return self._reaction_counts([post.id]).get(post.id, {})
 
     # -- questions and moderation -------------------------------------------------------------
@@ -727,6 +750,18 @@ class DiscussionService:
             raise NotFoundError("No such post here.", code="post_not_found")
         return post
 
+    def _my_reactions(self, post_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        if not post_ids:
+            return {}
+        found: dict[uuid.UUID, tuple[str, ...]] = {}
+        for post_id, kind in self._session.execute(
+            select(Reaction.post_id, Reaction.kind).where(
+                Reaction.post_id.in_(post_ids), Reaction.user_id == self._scope.user_id
+            )
+        ):
+            found[post_id] = (*found.get(post_id, ()), kind)
+        return found
+
     def _reaction_counts(self, post_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
         if not post_ids:
             return {}
@@ -772,7 +807,13 @@ class DiscussionService:
             following=bool(visit and visit.following),
         )  # fmt: skip
 
-    def _post_view(self, post: Post, author: User, reactions: dict[str, int]) -> PostView:
+    def _post_view(
+        self,
+        post: Post,
+        author: User,
+        reactions: dict[str, int],
+        my_reactions: tuple[str, ...] = (),
+    ) -> PostView:
         concealed = post.deleted_at is not None or (
             post.hidden and not self._scope.access.can_moderate
         )
@@ -785,4 +826,5 @@ class DiscussionService:
             mine=mine and not concealed, reactions={} if concealed else reactions,
             anonymous=post.anonymous, endorsed=post.endorsed, hidden=post.hidden,
             body=post.body if not concealed and rules.may_edit(self._scope, post.author_id) else None,
+            my_reactions=() if concealed else tuple(sorted(my_reactions)),
         )  # fmt: skip
