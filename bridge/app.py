@@ -31,6 +31,7 @@ from bridge.logs import configure_logging
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
 from config import Settings, load_settings
+from widgets.discussion import cli as discussion_cli
 from widgets.discussion import views as discussion_views
 from widgets.registry import CATALOGUE
 
@@ -100,7 +101,7 @@ def create_app(
     app.register_blueprint(lti.dynamic_registration.views.bp)
     if settings.sandbox:
         app.register_blueprint(lti.sandbox.views.bp)
-    for command in (*bridge_cli.COMMANDS, *lti.cli.COMMANDS):
+    for command in (*bridge_cli.COMMANDS, *lti.cli.COMMANDS, discussion_cli.discussion):
         app.cli.add_command(command)
     register_setup_hook(app, lti.cli.setup_hook)
     return app

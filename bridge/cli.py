@@ -17,7 +17,7 @@ from bridge.runtime import runtime
 from config import ConfigError, describe
 
 SETUP_HOOKS_KEY = "bridge.setup_hooks"
-SECRET_NAMES = {"secret_key"}
+SECRET_NAMES = {"secret_key", "smtp_password"}
 
 
 def _create_app() -> Flask:

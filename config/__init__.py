@@ -69,6 +69,19 @@ class Settings:
     key_grace_hours: float = _doc(
         "How long a superseded tool key stays published after `bridge keys rotate`.", default=72.0
     )
+    mail_backend: str = _doc(
+        "Outgoing mail: console (prints, development) or smtp.", default="console"
+    )
+    mail_from: str = _doc("Sender address of the tool's emails.", default="social-bridge@localhost")
+    smtp_host: str = _doc("SMTP server (mail_backend = smtp).", default="")
+    smtp_port: int = _doc("SMTP port (587 with STARTTLS, 465 with TLS).", default=587)
+    smtp_username: str = _doc("SMTP user name, if the server wants one.", default="")
+    smtp_password: str = _doc("SMTP password (keep it out of files in the repo).", default="")
+    smtp_security: str = _doc("starttls, tls or none.", default="starttls")
+    discussion_email_digest: bool = _doc(
+        "Email members a digest of their unread discussion notifications (`bridge discussion digest`).",
+        default=False,
+    )
     max_request_bytes: int = _doc("Largest request body accepted (413 beyond).", default=1_048_576)
     log_level: str = _doc("Python logging level.", default="INFO")
 
@@ -186,6 +199,12 @@ def _validate(settings: Settings, problems: list[str]) -> None:
             problems.append(f"{name}: must be positive")
     if settings.proxy_fix_hops < 0 or settings.launch_leeway_seconds < 0:
         problems.append("proxy_fix_hops and launch_leeway_seconds must not be negative")
+    if settings.mail_backend not in {"console", "smtp"}:
+        problems.append(f"mail_backend: console or smtp, got {settings.mail_backend!r}")
+    if settings.mail_backend == "smtp" and not settings.smtp_host:
+        problems.append("smtp_host: required when mail_backend is smtp")
+    if settings.smtp_security not in {"starttls", "tls", "none"}:
+        problems.append(f"smtp_security: starttls, tls or none, got {settings.smtp_security!r}")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         problems.append(f"log_level: unknown level {settings.log_level!r}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
 
@@ -455,3 +457,31 @@ def test_a_reaction_can_be_withdrawn_and_my_reactions_are_listed(member):
         sam.call("DELETE", f"/posts/{root['id']}/reactions/like").status_code == 200
     )  # idempotent
     assert lin.call("GET", "/threads?sort=top").get_json()["threads"][0]["id"] == thread["id"]
+
+
+def test_email_digest_is_off_by_default_and_mails_each_notification_once(
+    member, runner, app, caplog
+):
+    lin, sam = member("learner"), member("learner2")
+    root = opening_post(lin, (thread := start_thread(lin, title="Osmosis"))["id"])
+    sam.call(
+        "POST",
+        f"/threads/{thread['id']}/posts",
+        json={"parent_id": root["id"], "body": "secret body text"},
+    )
+    off = runner.invoke(args=["discussion", "digest"])
+    assert off.exit_code == 1 and "digest is off" in off.output
+    preview = runner.invoke(args=["discussion", "digest", "--dry-run"]).output
+    assert (
+        "To: lin@sandbox.invalid" in preview and "Sam Okafor replied to you in “Osmosis”" in preview
+    )
+    assert "secret body text" not in preview
+    rt = app.extensions["bridge.runtime"]
+    rt.settings = replace(
+        rt.settings, discussion_email_digest=True
+    )  # as BRIDGE_DISCUSSION_EMAIL_DIGEST=1
+    with caplog.at_level("INFO", logger="bridge.mail"):
+        sent = runner.invoke(args=["discussion", "digest"])
+    assert sent.exit_code == 0 and "1 digest email(s) sent" in sent.output
+    assert "lin@sandbox.invalid" in caplog.text
+    assert "0 digest email(s) sent" in runner.invoke(args=["discussion", "digest"]).output

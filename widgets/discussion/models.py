@@ -125,6 +125,7 @@ class Notification(UUIDPrimaryKey, Base):
     )  # "" when the actor is anonymous
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # in a digest
 
 
 class ThreadVisit(Base):
