@@ -118,8 +118,8 @@ def _check_placement(body: dict[str, Any]) -> None:
     if not isinstance(body.get(CUSTOM, {}), dict):
         raise _invalid("custom")
     for claim, value in _identifiers(body):
-        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
-            raise LaunchError(f"The {claim} is longer than {MAX_ID_LENGTH} characters.",
+        if isinstance(value, str) and (len(value) > MAX_ID_LENGTH or "\x00" in value):
+            raise LaunchError(f"The {claim} is not a valid id (at most {MAX_ID_LENGTH} characters, no NUL).",
                               code="invalid_claim", details={"claim": claim})  # fmt: skip
 
 

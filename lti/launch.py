@@ -15,7 +15,8 @@ HISTORY_PARAMETERS = {"context": "context_id_history", "resource_link": "resourc
 
 
 def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    """A display string from a claim (names, titles): trimmed, NUL characters dropped."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
 def _custom(body: Mapping[str, Any]) -> dict[str, str]:

@@ -120,6 +120,8 @@ def find_registration(
 
     ``with_deployments`` loads its deployments in the same query (a launch checks them).
     """
+    if "\x00" in issuer or "\x00" in (client_id or ""):
+        return None  # no registration has one, and PostgreSQL cannot even compare it
     query = select(Registration).where(Registration.issuer == issuer)
     if with_deployments:
         query = query.options(joinedload(Registration.deployments))

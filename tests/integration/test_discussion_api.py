@@ -485,3 +485,11 @@ def test_email_digest_is_off_by_default_and_mails_each_notification_once(
     assert sent.exit_code == 0 and "1 digest email(s) sent" in sent.output
     assert "lin@sandbox.invalid" in caplog.text
     assert "0 digest email(s) sent" in runner.invoke(args=["discussion", "digest"]).output
+
+
+def test_nul_characters_never_reach_the_database(member):
+    lin = member("learner")
+    created = lin.call("POST", "/threads", json={"title": "a\x00b", "body": "c\x00d"})
+    assert created.status_code == 201 and created.get_json()["title"] == "ab"
+    assert lin.call("GET", "/members?q=%00").status_code == 200
+    assert lin.call("GET", "/threads?q=x%00y").status_code == 200

@@ -158,6 +158,7 @@ BAD_PAYLOADS = {
     "iss not a string": (LaunchPlan(token_mutator=lambda t: with_claims(t, iss=["https://x.example"])), 400, "invalid_claim"),
     "context type not a list": (LaunchPlan(overrides={LTI + "context": {"id": "c", "type": 3}}), 400, "invalid_claim"),
     "resource link id too long": (LaunchPlan(resource_link_id="r" * 256), 400, "invalid_claim"),
+    "sub with a NUL": (LaunchPlan(user_id="user\x00one"), 400, "invalid_claim"),
 }  # fmt: skip
 
 

@@ -110,3 +110,10 @@ def test_launch_over_https_succeeds_with_partitioned_cookies(https_peer, client)
     assert action == "https://localhost/lti/launch"
     response = client.post("/lti/launch", data=fields, base_url="https://localhost")
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", ["iss", "client_id"])
+def test_login_with_a_nul_character_is_a_400_not_a_500(peer, client, field):
+    query = query_of(peer.login_url()) | {field: "bad\x00value"}
+    response = client.get("/lti/login?" + urlencode(query))
+    assert response.status_code == 400

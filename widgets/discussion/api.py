@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from bridge.auth import current_scope, renew_session_header, require_session
 from bridge.web import db, event_bus
 from widgets.discussion import schemas
-from widgets.discussion.rules import render_markdown
+from widgets.discussion.rules import clean, render_markdown
 from widgets.discussion.service import DiscussionService
 
 bp = Blueprint(
@@ -23,6 +23,11 @@ bp = Blueprint(
     description="Threads, replies and reactions.",
 )
 bp.after_request(renew_session_header)
+
+
+def text(data: dict[str, Any]) -> dict[str, Any]:
+    """The request's strings without NUL characters (PostgreSQL text cannot hold them)."""
+    return {key: clean(value) if isinstance(value, str) else value for key, value in data.items()}
 
 
 def service() -> DiscussionService:
@@ -44,6 +49,7 @@ def list_threads(args: dict[str, Any]) -> Any:
 @bp.response(201, schemas.ThreadOut)
 def create_thread(data: dict[str, Any]) -> Any:
     """Start a thread (participants and moderators)."""
+    data = text(data)
     return service().create_thread(
         data["title"], data["body"], data["is_question"], data["anonymous"], data["mentions"]
     )
@@ -64,6 +70,7 @@ def get_thread(thread_id: uuid.UUID) -> Any:
 @bp.response(201, schemas.PostOut)
 def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
     """Reply to the opening post or to a reply (two levels)."""
+    data = text(data)
     return service().reply(
         thread_id, data["parent_id"], data["body"], data["anonymous"], data["mentions"]
     )
@@ -75,6 +82,7 @@ def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
 @bp.response(200, schemas.PostOut)
 def edit_post(data: dict[str, Any], post_id: uuid.UUID) -> Any:
     """Edit a post (author or moderator); the previous text is kept."""
+    data = text(data)
     return service().edit_post(post_id, data["body"])
 
 
@@ -101,6 +109,7 @@ def react(data: dict[str, Any], post_id: uuid.UUID) -> Any:
 @bp.response(200, schemas.PreviewOut)
 def preview(data: dict[str, Any]) -> Any:
     """The HTML a body would render to (Markdown, sanitised), for the editor's preview."""
+    data = text(data)
     return {"body_html": render_markdown(data["body"])}
 
 

@@ -39,8 +39,13 @@ def render_markdown(text: str) -> str:
     )
 
 
+def clean(text: str) -> str:
+    """User text without NUL characters, which PostgreSQL text cannot hold (and nobody means)."""
+    return text.replace("\x00", "")
+
+
 def normalise_title(title: str) -> str:
-    return " ".join(title.split())
+    return " ".join(clean(title).split())
 
 
 def may_edit(scope: Scope, author_id: object) -> bool:

@@ -190,8 +190,9 @@ class DiscussionService:
         if cursor:
             value, thread_id = _parse_cursor(cursor, sort)
             query = query.where(or_(key < value, and_(key == value, Thread.id < thread_id)))
-        if q.strip():
-            query = query.where(self._matching(q.strip().lower()))
+        q = rules.clean(q).strip()
+        if q:
+            query = query.where(self._matching(q.lower()))
         rows = self._session.execute(query).all()
         visits = self._visits([thread.id for thread, _ in rows[:limit]])
         page = [
@@ -421,7 +422,7 @@ class DiscussionService:
         post = self._post(post_id)
         if post.author_id == self._scope.user_id:
             raise InvalidInputError("You cannot flag your own post.", code="own_post")
-        reason = " ".join(reason.split())[:500]
+        reason = " ".join(rules.clean(reason).split())[:500]
         try:
             with self._session.begin_nested():
                 self._session.add(Flag(post_id=post.id, user_id=self._scope.user_id, reason=reason))
@@ -532,7 +533,7 @@ class DiscussionService:
             .order_by(User.name, User.id)
             .limit(max(1, min(limit, 50)))
         )
-        needle = query.strip()
+        needle = rules.clean(query).strip()
         if needle:
             statement = statement.where(
                 func.lower(User.name).contains(needle.lower(), autoescape=True)
