@@ -396,7 +396,9 @@ def test_thread_list_and_thread_page_have_no_wcag_21_aa_violations(
         frame.get_by_label("Message").fill("A **draft**")
         frame.get_by_role("button", name="Preview").click()
         frame.locator("#d-new-preview strong").wait_for()
-        run_axe(run, axe_script, "thread list with the new-thread form open")
+        frame.get_by_role("button", name=re.compile("^Notifications")).click()
+        expect(frame.locator("#d-notif-title")).to_be_focused()  # the list is in
+        run_axe(run, axe_script, "thread list with the new-thread form and notifications open")
         shoot_frame(run, "moderator-list")
         frame.get_by_role("button", name="Cancel").click()
         open_thread(frame, title)
@@ -450,3 +452,221 @@ def test_pages_fit_the_frame_without_horizontal_scrolling(
         )
         shoot_frame(run, f"thread-{width}")
         print(f"screenshots: {run.artifacts}/list-{width}.png, thread-{width}.png")
+
+
+# -- questions, moderation, flags, notifications --------------------------------------------------
+
+
+def test_asker_accepts_an_answer_and_another_learner_sees_the_badge(
+    cross_site: CrossSite, chromiums: Callable[..., BrowserRun]
+):
+    lin, sam = chromiums("asker"), chromiums("answerer")
+    lin.context.clock.install()
+    title = unique("Which enzyme splits starch?")
+    with lin.failure_screenshot("asker"):
+        moderator_api(lin, cross_site)  # the placement's posting rate, raised for seeding
+        frame = open_discussion(lin, cross_site, "learner")
+        lin_api = ToolApi(cross_site, lin)
+        lin_api.call("POST", "/notifications/read", 204)  # earlier tests may have left some
+        thread = lin_api.thread(title, "Starch?", is_question=True)
+    with sam.failure_screenshot("answerer"):
+        frame_b = open_discussion(sam, cross_site, "learner2")
+        answer = ToolApi(cross_site, sam).reply(thread, thread["opening"]["id"], "Amylase.")
+    with lin.failure_screenshot("asker-accepts"):
+        # The reply reaches Lin's notification badge with the next poll.
+        lin.page.clock.fast_forward(POLL_MS + 1_000)
+        expect(frame.locator("#d-notif-count")).to_have_text("1")
+        expect(frame.locator("#d-notif-toggle")).to_have_accessible_name(
+            re.compile(r"^Notifications\s*\(1 unread\)$")
+        )
+        open_thread(frame, title)
+        post = frame.locator(f"#post-{answer['id']}")
+        accept = post.get_by_role("button", name="Accept answer")
+        accept.click()
+        expect(post.locator(".d-badge--accepted")).to_have_text("Accepted answer")
+        accepted = post.get_by_role("button", name="Accepted")
+        expect(accepted).to_have_attribute("aria-pressed", "true")
+        expect(accepted).to_be_focused()
+        expect(frame.locator("#d-announcer")).to_have_text("Answer accepted.")
+        # The opening post is no answer; Lin may not flag her own post.
+        opening = frame.locator(".d-post--opening")
+        assert opening.get_by_role("button", name="Accept answer").count() == 0
+        assert opening.get_by_role("button", name="Flag").count() == 0
+        assert lin.console_errors() == []
+    with sam.failure_screenshot("answerer-sees"):
+        open_thread(frame_b, title)
+        post_b = frame_b.locator(f"#post-{answer['id']}")
+        expect(post_b.locator(".d-badge--accepted")).to_have_text("Accepted answer")
+        assert frame_b.get_by_role("button", name="Accept answer").count() == 0  # not the asker
+        assert frame_b.get_by_role("button", name="Accepted").count() == 0
+        # Sam was notified that the answer was accepted; opening the panel marks it read.
+        frame_b.get_by_role("button", name=re.compile("^Notifications")).click()
+        item = frame_b.locator("#d-notif-panel li").filter(has_text=title)
+        expect(item).to_contain_text("Lin Chen accepted your answer in")
+        expect(frame_b.locator("#d-notif-count")).to_be_hidden()
+        assert sam.console_errors() == []
+
+
+def test_notification_badge_counts_a_reply_and_clears_when_opened(
+    cross_site: CrossSite, chromiums: Callable[..., BrowserRun]
+):
+    lin, sam = chromiums("notified"), chromiums("replier")
+    lin.context.clock.install()
+    title = unique("Notify me")
+    with lin.failure_screenshot("notified"):
+        moderator_api(lin, cross_site, course="hist220")
+        frame = open_discussion(lin, cross_site, "learner", course="hist220")
+        inbox = ToolApi(cross_site, lin)
+        inbox.call("POST", "/notifications/read", 204)  # earlier tests may have left some
+        thread = inbox.thread(title, "Anyone?")
+        lin.page.clock.fast_forward(POLL_MS + 1_000)
+        expect(frame.locator("#d-notif-count")).to_be_hidden()
+    with sam.failure_screenshot("replier"):
+        open_discussion(sam, cross_site, "learner2", course="hist220")
+        ToolApi(cross_site, sam).reply(thread, thread["opening"]["id"], "Me!")
+    with lin.failure_screenshot("notified-opens"):
+        lin.page.clock.fast_forward(POLL_MS + 1_000)
+        expect(frame.locator("#d-notif-count")).to_have_text("1")
+        toggle = frame.get_by_role("button", name=re.compile("^Notifications"))
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        expect(frame.locator("#d-notif-title")).to_be_focused()
+        item = frame.locator("#d-notif-panel li").first
+        expect(item).to_contain_text("Sam Okafor replied to your post in")
+        assert item.get_by_role("link").inner_text() == title
+        expect(frame.locator("#d-notif-count")).to_be_hidden()
+        expect(toggle).to_have_accessible_name("Notifications")
+        assert inbox.call("GET", "/notifications", 200)["unread"] == 0
+        lin.page.keyboard.press("Escape")
+        expect(toggle).to_be_focused()
+        expect(frame.locator("#d-notif-panel")).to_be_hidden()
+        toggle.click()
+        frame.locator("#d-notif-panel").get_by_role("link", name=title).first.click()
+        frame.locator("#d-thread-title").get_by_text(title, exact=True).wait_for()
+        assert lin.console_errors() == []
+
+
+def test_moderator_pins_locks_endorses_and_hides_and_learners_see_it(
+    cross_site: CrossSite, chromiums: Callable[..., BrowserRun]
+):
+    ada, lin = chromiums("moderator"), chromiums("reader")
+    title = unique("Moderated thread")
+    with ada.failure_screenshot("moderator"):
+        api = moderator_api(ada, cross_site)
+        thread = api.thread(title, "Read the syllabus.")
+        good = api.reply(thread, thread["opening"]["id"], "A good answer")
+        bad = api.reply(thread, thread["opening"]["id"], "Off-topic remark")
+        frame = ada.page.frame_locator("#tool-frame")  # the launch moderator_api made (one less)
+        ada.tool_frame().evaluate("id => { location.hash = '#/threads/' + id; }", thread["id"])
+        frame.locator("#d-thread-title").get_by_text(title, exact=True).wait_for()
+        frame.locator(READY).wait_for()
+        actions = frame.locator("#d-thread-actions")
+        actions.get_by_role("button", name="Pin").click()
+        expect(actions.get_by_role("button", name="Unpin")).to_be_focused()
+        expect(frame.locator("#d-thread-view .d-badge--pinned")).to_have_text("Pinned")
+        actions.get_by_role("button", name="Lock").click()
+        expect(frame.locator("#d-locked")).to_be_visible()
+        expect(actions.get_by_role("button", name="Unlock")).to_be_visible()
+        good_post = frame.locator(f"#post-{good['id']}")
+        good_post.get_by_role("button", name="Endorse").click()
+        expect(good_post.locator(".d-badge--endorsed")).to_be_visible()
+        expect(good_post.get_by_role("button", name="Withdraw endorsement")).to_be_focused()
+        bad_post = frame.locator(f"#post-{bad['id']}")
+        bad_post.get_by_role("button", name="Hide").click()
+        expect(bad_post.locator('[data-badge="hidden"]')).to_have_text("Hidden from learners")
+        expect(bad_post.get_by_role("button", name="Show")).to_be_focused()
+        shoot_frame(ada, "moderator-controls")
+        assert ada.console_errors() == []
+    with lin.failure_screenshot("reader"):
+        frame_b = open_discussion(lin, cross_site, "learner")
+        item = frame_b.locator(".d-thread", has=frame_b.get_by_role("link", name=title))
+        expect(item.locator(".d-badge--pinned")).to_be_visible()
+        expect(item.locator(".d-badge--locked")).to_be_visible()
+        open_thread(frame_b, title)
+        expect(frame_b.locator(f"#post-{bad['id']}")).to_contain_text("Post hidden by a moderator")
+        assert "Off-topic" not in frame_b.locator(f"#post-{bad['id']}").inner_text()
+        expect(frame_b.locator(f"#post-{good['id']} .d-badge--endorsed")).to_be_visible()
+        for name in ("Pin", "Unpin", "Lock", "Unlock", "Endorse", "Hide", "Show", "Reply"):
+            assert frame_b.locator("#d-thread-view").get_by_role("button", name=name).count() == 0
+        expect(frame_b.locator("#d-thread-actions").get_by_role("button")).to_have_text(["Follow"])
+        frame_b.get_by_role("button", name="Follow").click()
+        expect(frame_b.get_by_role("button", name="Unfollow")).to_be_focused()
+        assert lin.console_errors() == []
+
+
+def test_flagged_post_appears_in_the_moderation_queue_and_resolves(
+    cross_site: CrossSite, chromiums: Callable[..., BrowserRun], axe_script: str
+):
+    ada, sam = chromiums("queue"), chromiums("flagger")
+    title = unique("Flag me")
+    reason = unique("Rude words")
+    with sam.failure_screenshot("flagger"):
+        api = moderator_api(ada, cross_site)
+        thread = api.thread(title, "Something rude")
+        frame_b = open_discussion(sam, cross_site, "learner2")
+        open_thread(frame_b, title)
+        opening = frame_b.locator(".d-post--opening")
+        flag = opening.get_by_role("button", name="Flag", exact=True)
+        flag.click()
+        expect(flag).to_have_attribute("aria-expanded", "true")
+        box = frame_b.get_by_label("Why should a moderator look at this post? (optional)")
+        expect(box).to_be_focused()
+        box.fill(reason)
+        run_axe(sam, axe_script, "thread page with a flag form open")
+        frame_b.get_by_role("button", name="Send flag").click()
+        flagged = opening.get_by_role("button", name="Flagged")
+        expect(flagged).to_be_focused()
+        expect(flagged).to_have_attribute("aria-disabled", "true")
+        expect(frame_b.locator("#d-announcer")).to_have_text(
+            "Thank you. The moderators will look at this post."
+        )
+        assert sam.console_errors() == []
+    with ada.failure_screenshot("queue"):
+        frame = open_discussion(ada, cross_site, "instructor")
+        toggle = frame.get_by_role("button", name="Moderation queue")
+        toggle.click()
+        item = frame.locator("#d-queue-panel li").filter(has_text=reason)
+        expect(item).to_have_count(1)
+        link = item.get_by_role("link")
+        expect(link).to_have_text(f"Flagged post in “{title}”")
+        assert link.get_attribute("href") == f"#/threads/{thread['id']}"
+        run_axe(ada, axe_script, "moderation queue open")
+        shoot_frame(ada, "moderation-queue")
+        item.get_by_role("button", name="Resolve").click()
+        expect(item).to_have_count(0)
+        expect(frame.locator("#d-announcer")).to_have_text("The flag was resolved.")
+        flags = api.call("GET", "/moderation/flags", 200)["flags"]
+        assert all(f["reason"] != reason for f in flags)
+        assert ada.console_errors() == []
+
+
+def test_placement_settings_offer_anonymous_posting_and_can_close_new_threads_to_learners(
+    cross_site: CrossSite, chromiums: Callable[..., BrowserRun], axe_script: str
+):
+    run = chromiums("settings")
+    title = unique("Anonymous replies welcome")
+    with run.failure_screenshot("settings"):
+        api = moderator_api(run, cross_site, course="hist220")
+        settings = {"anonymous_allowed": True, "thread_starters": "moderators"}
+        api.call("PATCH", "/settings", 200, json=settings)
+        try:
+            thread = api.thread(title, "Say what you think.")
+            frame = open_discussion(run, cross_site, "learner", course="hist220")
+            frame.get_by_role("link", name=title).wait_for()
+            expect(frame.get_by_role("button", name="New thread")).to_be_hidden()
+            open_thread(frame, title)
+            frame.locator(".d-post--opening").get_by_role("button", name="Reply").click()
+            editor = frame.locator(f"#d-editor-{thread['opening']['id']}").locator("..")
+            editor.get_by_label("Reply to Ada Lovelace").fill("I am not sure.")
+            editor.get_by_label("Post anonymously").check()
+            run_axe(run, axe_script, "reply form with the anonymous choice")
+            frame.get_by_role("button", name="Post reply").click()
+            reply = frame.locator(".d-reply--depth-1 .d-post").filter(has_text="I am not sure.")
+            expect(reply).to_be_focused()
+            expect(reply.locator('[data-badge="anonymous"]')).to_have_text("Anonymous to peers")
+            posts = api.call("GET", f"/threads/{thread['id']}", 200)["posts"]
+            assert [p["anonymous"] for p in posts] == [False, True]
+            assert run.console_errors() == []
+        finally:
+            reset = {"anonymous_allowed": False, "thread_starters": "everyone"}
+            api.call("PATCH", "/settings", 200, json=reset)

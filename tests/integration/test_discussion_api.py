@@ -493,3 +493,12 @@ def test_nul_characters_never_reach_the_database(member):
     assert created.status_code == 201 and created.get_json()["title"] == "ab"
     assert lin.call("GET", "/members?q=%00").status_code == 200
     assert lin.call("GET", "/threads?q=x%00y").status_code == 200
+
+
+def test_thread_detail_says_whether_i_follow_it(member):
+    lin, sam = member("learner"), member("learner2")
+    thread = start_thread(lin)
+    assert (
+        lin.call("GET", f"/threads/{thread['id']}").get_json()["thread"]["following"] is True
+    )  # its author
+    assert sam.call("GET", f"/threads/{thread['id']}").get_json()["thread"]["following"] is False

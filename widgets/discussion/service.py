@@ -217,7 +217,8 @@ class DiscussionService:
             self._post_view(post, user, counts.get(post.id, {}), mine.get(post.id, ()))
             for post, user in rows
         ]
-        return self._thread_view(thread, author), posts
+        visit = self._visits([thread.id]).get(thread.id)
+        return self._thread_view(thread, author, visit), posts
 
     # -- writing ---------------------------------------------------------------------------------
     def create_thread(

@@ -26,7 +26,9 @@
     list: $("d-thread-list"), listStatus: $("d-list-status"), loadMore: $("d-load-more"),
     newToggle: $("d-new-thread-toggle"), newForm: $("d-new-thread"),
     threadTitle: $("d-thread-title"), locked: $("d-locked"), opening: $("d-opening"),
-    repliesTitle: $("d-replies-title"), replies: $("d-replies")
+    repliesTitle: $("d-replies-title"), replies: $("d-replies"),
+    threadActions: $("d-thread-actions"), notifToggle: $("d-notif-toggle"), notifPanel: $("d-notif-panel"),
+    notifCount: $("d-notif-count"), notifSr: $("d-notif-sr"), queueToggle: $("d-queue-toggle"), queuePanel: $("d-queue-panel")
   };
   var editorLabels = {};
   Array.prototype.forEach.call($("d-tpl-editor-labels").content.querySelectorAll("[data-kind]"), function (el) {
@@ -36,7 +38,8 @@
   var state = {
     sort: "active", threads: [], nextCursor: null, knownThreads: {}, listLoaded: false,
     threadId: null, thread: null, posts: {}, seenPosts: null, newPosts: {}, lastOpened: null,
-    busy: false, pollTimer: null, sessionEnded: false
+    busy: false, pollTimer: null, sessionEnded: false, isAsker: false, flagged: {}, following: {},
+    settings: { anonymous_allowed: false, thread_starters: "everyone" }
   };
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -194,7 +197,7 @@
     els.status.setAttribute("data-state", "failed");
     els.status.textContent = STR.not_connected;
     // Without a session nothing can be posted: take the forms away rather than let them fail.
-    Array.prototype.forEach.call(root.querySelectorAll("form, [data-action], #d-new-thread-toggle"), function (el) {
+    Array.prototype.forEach.call(root.querySelectorAll("form, [data-action], [data-thread-action], #d-new-thread-toggle, .d-tools button"), function (el) {
       if (el.tagName === "FORM") { el.hidden = true; } else { el.disabled = true; }
     });
   }
@@ -259,6 +262,7 @@
         if (polling && state.listLoaded && !known) { newIds[thread.id] = true; fresh += 1; }
         else if (known && known !== thread.last_activity_at) { active += 1; }
         state.knownThreads[thread.id] = thread.last_activity_at;
+        state.following[thread.id] = !!thread.following;
       });
       // Polling keeps threads loaded with "Load more" beyond the refreshed page.
       var refreshed = {};
@@ -351,6 +355,7 @@
       event.preventDefault();
       if (isSubmitting(form)) { return; }
       var data = { title: $("d-new-title").value, body: $("d-new-body").value, is_question: $("d-new-question").checked };
+      if (state.settings.anonymous_allowed) { data.anonymous = $("d-new-anonymous").checked; }
       submitting(form, true);
       clearErrors();
       api("POST", API + "/threads", data).then(function (thread) {
@@ -391,6 +396,11 @@
     box.id = id + "-preview";
     form.querySelector('[data-action="preview"]').setAttribute("aria-controls", box.id);
     slot(form, "submit").textContent = labels.submit;
+    var anonRow = slot(form, "anon");
+    var anonBox = anonRow.querySelector("input");
+    anonBox.id = id + "-anonymous";
+    anonRow.querySelector("label").htmlFor = anonBox.id;
+    anonRow.hidden = !(kind === "reply" && state.settings.anonymous_allowed);
     if (kind !== "reply") {
       // The API gives the rendered HTML; the Markdown source is used when it is sent as `body`.
       textarea.value = typeof post.body === "string" ? post.body : slot(article, "body").innerText.trim();
@@ -404,7 +414,7 @@
       submitting(form, true);
       clearErrors();
       var request = kind === "reply"
-        ? api("POST", API + "/threads/" + state.threadId + "/posts", { parent_id: post.id, body: textarea.value })
+        ? api("POST", API + "/threads/" + state.threadId + "/posts", { parent_id: post.id, body: textarea.value, anonymous: !anonRow.hidden && anonBox.checked })
         : api("PATCH", API + "/posts/" + post.id, { body: textarea.value });
       request.then(function (saved) {
         closeEditor(article, false);
@@ -490,6 +500,11 @@
       else if (action === "remove") { slot(article, "confirm").hidden = false; article.querySelector('[data-action="confirm-remove"]').focus(); }
       else if (action === "cancel-remove") { slot(article, "confirm").hidden = true; article.querySelector('[data-action="remove"]').focus(); }
       else if (action === "confirm-remove") { removePost(article, current); }
+      else if (action === "accept") { acceptAnswer(button, current); }
+      else if (action === "endorse") { postFlag(button, current, "endorsed", !current.endorsed); }
+      else if (action === "hide") { postFlag(button, current, "hidden", !current.hidden); }
+      else if (action === "flag") { toggleFlagForm(article, current); }
+      else if (action === "cancel-flag") { closeFlagForm(article, true); }
     });
     return article;
   }
@@ -526,7 +541,27 @@
     actions.querySelector('[data-action="reply"]').hidden = !replyable;
     actions.querySelector('[data-action="edit"]').hidden = !editable;
     actions.querySelector('[data-action="remove"]').hidden = !editable;
-    actions.hidden = !(replyable || editable);
+    var acceptable = CAN_POST && thread.is_question && post.depth > 0 && !post.deleted && !concealed &&
+      (state.isAsker || CAN_MODERATE);
+    var accept = actions.querySelector('[data-action="accept"]');
+    var isAccepted = thread.accepted_post_id === post.id;
+    accept.hidden = !acceptable;
+    accept.textContent = isAccepted ? STR.accepted : STR.accept;
+    accept.setAttribute("aria-pressed", isAccepted ? "true" : "false");
+    var moderatable = CAN_MODERATE && !post.deleted;
+    var endorse = actions.querySelector('[data-action="endorse"]');
+    endorse.hidden = !moderatable;
+    endorse.textContent = post.endorsed ? STR.unendorse : STR.endorse;
+    var hide = actions.querySelector('[data-action="hide"]');
+    hide.hidden = !moderatable;
+    hide.textContent = post.hidden ? STR.show : STR.hide;
+    var flaggable = CAN_POST && !post.mine && !concealed;
+    var flag = actions.querySelector('[data-action="flag"]');
+    flag.hidden = !flaggable;
+    flag.textContent = state.flagged[post.id] ? STR.flagged : STR.flag;
+    setBusy(flag, !!state.flagged[post.id]);
+    if (!flaggable) { closeFlagForm(article, false); }
+    actions.hidden = !(replyable || editable || acceptable || moderatable || flaggable);
     if (!replyable && !editable) { closeEditor(article, false); slot(article, "confirm").hidden = true; }
     article.setAttribute("aria-labelledby", article.id + (post.deleted ? "-removed" : concealed ? "-concealed" : "-author"));
   }
@@ -541,6 +576,7 @@
     fillWithTime(slot(els.threadView, "meta"),
       format(STR.started_by, { name: authorName(thread.author_name, false) }) + " · " + STR.last_activity, thread.last_activity_at);
     els.locked.hidden = !thread.locked;
+    fillThreadActions(thread);
     var focused = document.activeElement;
     var byParent = {};
     var opening = null;
@@ -550,6 +586,7 @@
       if (post.depth === 0 || !post.parent_id) { opening = opening || post; return; }
       (byParent[post.parent_id] = byParent[post.parent_id] || []).push(post);
     });
+    state.isAsker = !!(opening && opening.mine);
     function articleFor(post) {
       var article = document.getElementById("post-" + post.id);
       if (!article) { article = postArticle(post); }
@@ -625,6 +662,221 @@
     });
   }
 
+  // -- question, moderation and flag actions ----------------------------------------------------
+  function act(button, request, message) {
+    if (isBusy(button)) { return; }
+    setBusy(button, true);
+    clearErrors();
+    request().then(function () {
+      announce(message);
+      return loadThread(false);
+    }).catch(showError).then(function () {
+      setBusy(button, false);
+      if (document.body.contains(button) && !button.hidden) { button.focus(); }
+    });
+  }
+  function acceptAnswer(button, post) {
+    var clearing = state.thread.accepted_post_id === post.id;
+    act(button, function () {
+      return api("POST", API + "/threads/" + state.threadId + "/accepted", { post_id: clearing ? null : post.id });
+    }, clearing ? STR.answer_cleared : STR.answer_accepted);
+  }
+  function postFlag(button, post, what, value) {
+    act(button, function () { return api("POST", API + "/posts/" + post.id + "/" + what, { value: value }); }, STR.saved);
+  }
+  // GET /threads/<id> does not say whether I follow the thread (the list does): the page keeps what
+  // it learnt from the list and from its own changes.
+  function isFollowing(thread) {
+    return Object.prototype.hasOwnProperty.call(state.following, thread.id) ? state.following[thread.id] : !!thread.following;
+  }
+  function fillThreadActions(thread) {
+    if (!els.threadActions) { return; }
+    var labels = {
+      follow: isFollowing(thread) ? STR.unfollow : STR.follow,
+      pin: thread.pinned ? STR.unpin : STR.pin,
+      lock: thread.locked ? STR.unlock : STR.lock
+    };
+    Array.prototype.forEach.call(els.threadActions.querySelectorAll("[data-thread-action]"), function (button) {
+      button.textContent = labels[button.getAttribute("data-thread-action")];
+    });
+  }
+  function threadAction(button) {
+    var thread = state.thread;
+    if (!thread) { return; }
+    var what = button.getAttribute("data-thread-action");
+    act(button, function () {
+      if (what === "follow") {
+        var value = !isFollowing(thread);
+        return api("POST", API + "/threads/" + thread.id + "/following", { value: value }).then(function () {
+          state.following[thread.id] = value;
+        });
+      }
+      var body = what === "pin" ? { pinned: !thread.pinned } : { locked: !thread.locked };
+      return api("POST", API + "/threads/" + thread.id + "/moderation", body);
+    }, STR.saved);
+  }
+
+  function toggleFlagForm(article, post) {
+    var holder = slot(article, "flag");
+    var opener = article.querySelector('[data-action="flag"]');
+    if (isBusy(opener)) { return; }
+    if (holder.firstChild) { closeFlagForm(article, true); return; }
+    var form = clone("d-tpl-flag");
+    var input = form.querySelector("input");
+    input.id = "d-flag-" + post.id;
+    form.querySelector("label").htmlFor = input.id;
+    form.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeFlagForm(article, true); } });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (isSubmitting(form)) { return; }
+      submitting(form, true);
+      clearErrors();
+      api("POST", API + "/posts/" + post.id + "/flags", { reason: input.value }).then(function () {
+        state.flagged[post.id] = true;
+        closeFlagForm(article, false);
+        opener.textContent = STR.flagged;
+        setBusy(opener, true);
+        opener.focus();
+        announce(STR.flag_sent);
+      }, function (error) { submitting(form, false); showError(error); });
+    });
+    holder.appendChild(form);
+    opener.setAttribute("aria-expanded", "true");
+    input.focus();
+  }
+  function closeFlagForm(article, focusOpener) {
+    var holder = slot(article, "flag");
+    if (!holder.firstChild) { return; }
+    clear(holder);
+    var opener = article.querySelector('[data-action="flag"]');
+    opener.setAttribute("aria-expanded", "false");
+    if (focusOpener) { opener.focus(); }
+  }
+
+  // -- panels: notifications and the moderation queue ------------------------------------------
+  function setUnread(n) {
+    if (!els.notifCount) { return; }
+    els.notifCount.textContent = String(n);
+    els.notifCount.hidden = !n;
+    els.notifSr.textContent = n ? " " + plural(STR.unread, n) : "";
+  }
+  function loadNotifications() {
+    if (!els.notifToggle) { return Promise.resolve(null); }
+    return api("GET", API + "/notifications").then(function (inbox) {
+      if (els.notifPanel.hidden) { setUnread(inbox.unread); }
+      return inbox;
+    });
+  }
+  function renderNotifications(inbox) {
+    var list = slot(els.notifPanel, "list");
+    clear(list);
+    inbox.notifications.forEach(function (n) {
+      var item = clone("d-tpl-notification");
+      var kinds = STR.notification_kinds;
+      var text = Object.prototype.hasOwnProperty.call(kinds, n.kind) ? kinds[n.kind] : STR.notification_other;
+      slot(item, "text").textContent = format(text, { name: n.actor_name || STR.actor_unknown });
+      var link = slot(item, "link");
+      link.href = "#/threads/" + n.thread_id;
+      link.textContent = n.thread_title;
+      link.addEventListener("click", function () { closePanel(els.notifPanel, els.notifToggle, false); });
+      fillWithTime(slot(item, "time"), "{time}", n.created_at);
+      if (!n.read) { item.classList.add("d-panel__item--unread"); }
+      list.appendChild(item);
+    });
+    var empty = slot(els.notifPanel, "empty");
+    empty.textContent = STR.no_notifications;
+    empty.hidden = inbox.notifications.length > 0;
+  }
+  function closePanel(panel, toggle, focusToggle) {
+    panel.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    if (focusToggle) { toggle.focus(); }
+  }
+  function openNotifications() {
+    if (!els.notifPanel.hidden) { closePanel(els.notifPanel, els.notifToggle, false); return; }
+    if (els.queuePanel) { closePanel(els.queuePanel, els.queueToggle, false); }
+    els.notifPanel.hidden = false;
+    els.notifToggle.setAttribute("aria-expanded", "true");
+    clear(slot(els.notifPanel, "list"));
+    var empty = slot(els.notifPanel, "empty");
+    empty.textContent = STR.loading;
+    empty.hidden = false;
+    api("GET", API + "/notifications").then(function (inbox) {
+      renderNotifications(inbox);
+      $("d-notif-title").focus();
+      if (!inbox.unread) { return null; }
+      return api("POST", API + "/notifications/read").then(function () { setUnread(0); });
+    }).catch(showError);
+  }
+
+  function threadTitle(id) {
+    var listed = state.threads.filter(function (t) { return t.id === id; })[0];
+    if (listed) { return Promise.resolve(listed.title); }
+    return api("GET", API + "/threads/" + id).then(function (detail) { return detail.thread.title; },
+      function () { return STR.unknown_thread; });
+  }
+  function openQueue() {
+    if (!els.queuePanel.hidden) { closePanel(els.queuePanel, els.queueToggle, false); return; }
+    if (els.notifPanel) { closePanel(els.notifPanel, els.notifToggle, false); }
+    els.queuePanel.hidden = false;
+    els.queueToggle.setAttribute("aria-expanded", "true");
+    var list = slot(els.queuePanel, "list");
+    var empty = slot(els.queuePanel, "empty");
+    clear(list);
+    empty.textContent = STR.loading;
+    empty.hidden = false;
+    api("GET", API + "/moderation/flags").then(function (result) {
+      var titles = {};
+      result.flags.forEach(function (f) { titles[f.thread_id] = true; });
+      return Promise.all(Object.keys(titles).map(function (id) {
+        return threadTitle(id).then(function (title) { titles[id] = title; });
+      })).then(function () {
+        result.flags.forEach(function (f) { list.appendChild(flagItem(f, titles[f.thread_id])); });
+        empty.textContent = STR.no_flags;
+        empty.hidden = result.flags.length > 0;
+        $("d-queue-title").focus();
+      });
+    }).catch(showError);
+  }
+  function flagItem(f, title) {
+    var item = clone("d-tpl-flag-item");
+    item.setAttribute("data-flag-id", f.id);
+    var link = slot(item, "link");
+    link.id = "d-flag-link-" + f.id;
+    link.href = "#/threads/" + f.thread_id;
+    link.textContent = format(STR.flag_in, { title: title });
+    link.addEventListener("click", function () { closePanel(els.queuePanel, els.queueToggle, false); });
+    slot(item, "reason").textContent = f.reason || STR.no_reason;
+    fillWithTime(slot(item, "time"), STR.flagged_at, f.created_at);
+    var resolve = slot(item, "resolve");
+    resolve.setAttribute("aria-describedby", link.id);
+    resolve.addEventListener("click", function () {
+      if (isBusy(resolve)) { return; }
+      setBusy(resolve, true);
+      api("POST", API + "/moderation/flags/" + f.id + "/resolved").then(function () {
+        var next = item.nextElementSibling || item.previousElementSibling;
+        item.parentNode.removeChild(item);
+        announce(STR.flag_resolved);
+        var empty = slot(els.queuePanel, "empty");
+        empty.textContent = STR.no_flags;
+        empty.hidden = !!next;
+        if (next) { slot(next, "resolve").focus(); } else { $("d-queue-title").focus(); }
+      }, function (error) { setBusy(resolve, false); showError(error); });
+    });
+    return item;
+  }
+
+  function applySettings(settings) {
+    state.settings = settings;
+    var anonRow = $("d-new-anon-row");
+    if (anonRow) { anonRow.hidden = !settings.anonymous_allowed; }
+    if (els.newToggle && !CAN_MODERATE) {
+      var closed = settings.thread_starters === "moderators";
+      els.newToggle.hidden = closed;
+      if (closed) { els.newForm.hidden = true; }
+    }
+  }
+
   function removePost(article, post) {
     var confirm = article.querySelector('[data-action="confirm-remove"]');
     if (isBusy(confirm)) { return; }
@@ -684,7 +936,7 @@
   function poll() {
     if (document.hidden || state.busy) { schedulePoll(); return; }
     state.busy = true;
-    var refresh = state.threadId !== null ? loadThread(true) : loadList(true);
+    var refresh = Promise.all([state.threadId !== null ? loadThread(true) : loadList(true), loadNotifications()]);
     refresh.catch(function (error) {
       if (error.status === 0) { els.status.setAttribute("data-state", "offline"); }
       showError(error);
@@ -704,12 +956,29 @@
     if (!document.hidden && !state.sessionEnded) { clearTimeout(state.pollTimer); poll(); }
   });
   setUpNewThread();
+  if (els.threadActions) {
+    els.threadActions.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-thread-action]");
+      if (button) { threadAction(button); }
+    });
+  }
+  if (els.notifToggle) { els.notifToggle.addEventListener("click", openNotifications); }
+  if (els.queueToggle) { els.queueToggle.addEventListener("click", openQueue); }
+  [[els.notifPanel, els.notifToggle], [els.queuePanel, els.queueToggle]].forEach(function (pair) {
+    if (!pair[0]) { return; }
+    pair[0].addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { closePanel(pair[0], pair[1], true); }
+    });
+  });
 
   // The session first (who and where, and proof the token works), then the page's content.
   api("GET", root.getAttribute("data-session-api")).then(function () {
     els.status.setAttribute("data-state", "ok");
-    route();
-    schedulePoll();
+    return api("GET", API + "/settings").then(applySettings, showError).then(function () {
+      route();
+      loadNotifications().catch(function () { /* shown by the next poll */ });
+      schedulePoll();
+    });
   }, function (error) {
     els.status.setAttribute("data-state", "failed");
     els.status.textContent = STR.not_connected;
