@@ -15,7 +15,7 @@ from sqlalchemy import String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bridge.db import Base, Database, UTCDateTime, utcnow
+from bridge.db import Base, UTCDateTime, utcnow
 
 MIN_RETENTION = timedelta(hours=1)
 PURGE_ONE_IN = 200  # purge expired rows on about one insert in this many
@@ -50,9 +50,3 @@ def consume_nonce(session: Session, issuer: str, nonce: str, valid_until: dateti
     if secrets.randbelow(PURGE_ONE_IN) == 0:
         session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
     return True
-
-
-def purge_expired_nonces(database: Database) -> int:
-    with database.transaction() as session:
-        result = session.execute(delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
-        return int(getattr(result, "rowcount", 0) or 0)

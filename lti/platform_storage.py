@@ -77,6 +77,6 @@ def take_launch(cache: Cache, launch_id: str) -> PendingLaunch | None:
 class StorageCheckNeeded(Exception):  # noqa: N818 - a signal to the view, not an error
     """The launch came without the state cookie, from a login that used platform storage."""
 
-    def __init__(self, target: StorageTarget, state: str, nonce: str) -> None:
+    def __init__(self, target: StorageTarget, state: str) -> None:
         super().__init__("state must be read back from platform storage")
-        self.target, self.state, self.nonce = target, state, nonce
+        self.target, self.state = target, state

@@ -195,7 +195,7 @@ class BridgeMessageLaunch(FlaskMessageLaunch):
             StorageTarget.from_params(params.get("storage")) if isinstance(params, dict) else None
         )
         if target is not None and self._verified_state is None:
-            raise StorageCheckNeeded(target, state, str(params.get("nonce", "")))
+            raise StorageCheckNeeded(target, state)
         raise LaunchError("The state does not match this browser's login.", code="invalid_state")
 
     def validate_jwt_format(self) -> BridgeMessageLaunch:
