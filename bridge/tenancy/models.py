@@ -110,6 +110,8 @@ class Context(UUIDPrimaryKey, Timestamps, Base):
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     history: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The NRPS context memberships URL the platform last offered (empty: none offered).
+    nrps_url: Mapped[str] = mapped_column(String(URL_LENGTH), default="")
 
 
 class ResourceLink(UUIDPrimaryKey, Timestamps, Base):
@@ -128,6 +130,9 @@ class ResourceLink(UUIDPrimaryKey, Timestamps, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     history: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The AGS endpoint claim the platform last sent for this placement (scope, lineitems,
+    #: lineitem); empty when the platform offers no grade service here.
+    ags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

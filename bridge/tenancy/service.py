@@ -284,6 +284,8 @@ def _upsert_context(deployment: Deployment, launch: Launch, context: Context | N
         context.title, context.label, context.types = ctx.title, ctx.label, list(ctx.types)
     if launch.context_history:
         context.history = list(launch.context_history)
+    if launch.services.nrps_url and context.nrps_url != launch.services.nrps_url:
+        context.nrps_url = launch.services.nrps_url
     _touch(context)
     return context
 
@@ -329,6 +331,9 @@ def _upsert_resource_link(
     link.widget = launch.widget
     if launch.resource_link_history:
         link.history = list(launch.resource_link_history)
+    ags = dict(launch.services.ags or {})
+    if ags and link.ags != ags:  # keep the last offer: a launch without the claim changes nothing
+        link.ags = ags
     _touch(link)
     return link
 

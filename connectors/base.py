@@ -1,0 +1,198 @@
+"""The one interface every delivery target implements, and the values it takes and answers.
+
+The algorithm lives here (time the attempt, log it, call ``_send``, turn any exception into an
+outcome); a subclass only knows how to talk to its target. ``deliver`` never raises into the
+worker: the outbox row decides what happens next from the outcome alone.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+import requests
+
+log = logging.getLogger(__name__)
+
+#: Item kinds a connector can carry (its ``capabilities``).
+COMPLETION = "completion"
+PROGRESS = "progress"
+
+
+@dataclass(frozen=True)
+class Learner:
+    user_id: uuid.UUID  # ours, opaque
+    sub: str  # the platform's user id (LTI ``sub``)
+
+
+@dataclass(frozen=True)
+class Placement:
+    id: uuid.UUID  # ours (resource_link row)
+    resource_link_id: str  # the platform's
+    title: str
+    widget: str
+    context_id: str  # the platform's course id
+    context_title: str
+    ags: Mapping[str, Any] = field(default_factory=dict)  # the AGS endpoint claim, if offered
+
+
+@dataclass(frozen=True)
+class Platform:
+    registration_id: uuid.UUID
+    issuer: str
+    client_id: str
+    deployment_id: str
+    token_url: str
+    audience: str = ""  # the token endpoint's ``aud`` when it differs from ``token_url``
+
+
+@dataclass(frozen=True)
+class DeliveryItem:
+    """One ledger entry to deliver, as plain values (never ORM objects)."""
+
+    outbox_id: uuid.UUID
+    ledger_id: uuid.UUID  # the ledger row: unique per delivery content
+    record_id: uuid.UUID  # the learner's record in the placement (stable across progress updates)
+    kind: str  # COMPLETION or PROGRESS
+    score: Decimal  # 0-1
+    completed: bool
+    criteria_met: tuple[str, ...]  # readable descriptions of the criteria met
+    criteria_total: int
+    recorded_at: datetime  # when the ledger row was written (UTC): the score's timestamp
+    attempt: int  # 1 for the first attempt
+    learner: Learner
+    placement: Placement
+    platform: Platform
+    completion_id: uuid.UUID | None = None  # set when ``completed``
+
+
+@dataclass(frozen=True)
+class Delivered:
+    evidence: str = ""  # what the target said (remote id, status line)
+    status: int | None = None
+    remote_id: str = ""
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    reason: str
+    retry_after: float | None = None  # seconds, when the target said (``Retry-After``)
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    status: int | None = None
+
+
+Outcome = Delivered | RetryLater | Rejected
+
+
+class ConfigError(ValueError):
+    """A connector configuration is invalid; ``problems`` lists every problem at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class TokenSource(Protocol):
+    """OAuth2 client-credentials access tokens for a platform's services (LTI Advantage)."""
+
+    def token(self, platform: Platform, scopes: tuple[str, ...]) -> str: ...
+
+    def forget(self, platform: Platform, scopes: tuple[str, ...]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the worker hands every connector: shared HTTP session, timeout, and LTI tokens."""
+
+    http: requests.Session
+    timeout: float
+    tokens: TokenSource | None = None
+
+
+class Connector(abc.ABC):
+    """A delivery target. Subclasses set the class attributes and implement ``_send``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]] = frozenset({COMPLETION})
+    #: Config keys that hold secrets: stored encrypted, never logged or shown.
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: Mapping[str, Any], runtime: Runtime) -> None:
+        self.config = self.validate_config(config)
+        self.runtime = runtime
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The config, checked and normalised; raise ``ConfigError`` listing every problem."""
+        return dict(config)
+
+    def deliver(self, item: DeliveryItem) -> Outcome:
+        """One attempt: never raises; logs the outcome with the outbox id (never a secret)."""
+        started = time.monotonic()
+        try:
+            outcome = self._send(item)
+        except requests.Timeout:
+            outcome = RetryLater("the target did not answer in time")
+        except requests.ConnectionError as error:
+            outcome = RetryLater(f"could not connect: {type(error).__name__}")
+        except Exception as error:  # the contract: never raise into the worker
+            log.exception("connector %s failed on outbox %s", self.name, item.outbox_id)
+            outcome = RetryLater(f"unexpected error: {type(error).__name__}")
+        log.info(
+            "delivery outbox=%s connector=%s outcome=%s status=%s ms=%d",
+            item.outbox_id,
+            self.name,
+            type(outcome).__name__,
+            outcome.status,
+            (time.monotonic() - started) * 1000,
+        )
+        return outcome
+
+    @abc.abstractmethod
+    def _send(self, item: DeliveryItem) -> Outcome:
+        """Deliver ``item``; may raise ``requests`` errors (turned into RetryLater)."""
+
+
+def outcome_for_response(response: requests.Response, *, delivered: Delivered) -> Outcome:
+    """The usual HTTP mapping: 2xx delivered, 408/425/429/5xx retry later, other 4xx rejected."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return delivered
+    reason = f"HTTP {status}: {_excerpt(response)}"
+    if status in (408, 425, 429) or status >= 500:
+        return RetryLater(reason, retry_after=retry_after_seconds(response), status=status)
+    return Rejected(reason, status=status)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime  # noqa: PLC0415 - rare path
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _excerpt(response: requests.Response, limit: int = 200) -> str:
+    text = " ".join(response.text.split())
+    return text[:limit] or response.reason or "no body"
