@@ -119,6 +119,7 @@ class Runtime:
     http: requests.Session
     timeout: float
     tokens: TokenSource | None = None
+    tool_url: str = ""  # the tool's public base URL (activity ids, links back)
 
 
 class Connector(abc.ABC):
