@@ -82,6 +82,26 @@ class Settings:
         "Email members a digest of their unread discussion notifications (`bridge discussion digest`).",
         default=False,
     )
+    redis_url: str = _doc(
+        "Redis URL (scaled mode): the job queue moves from SQLite in var_dir to Redis.", default=""
+    )
+    worker_threads: int = _doc("Delivery threads in each `bridge worker` process.", default=4)
+    worker_poll_seconds: float = _doc(
+        "Longest pause of an idle worker between looks at the queue.", default=0.25
+    )
+    delivery_max_attempts: int = _doc(
+        "Attempts per delivery before it is dead-lettered (`bridge outbox retry-dead`).", default=12
+    )
+    delivery_backoff_seconds: float = _doc(
+        "First retry delay; doubles per attempt, with jitter, up to the maximum.", default=5.0
+    )
+    delivery_backoff_max_seconds: float = _doc("Longest delay between two attempts.", default=3600.0)
+    delivery_lease_seconds: float = _doc(
+        "How long a worker holds a delivery before the sweeper treats it as stuck.", default=120.0
+    )
+    sweep_seconds: float = _doc(
+        "How often the worker's sweeper re-enqueues due or stuck deliveries.", default=30.0
+    )
     max_request_bytes: int = _doc("Largest request body accepted (413 beyond).", default=1_048_576)
     log_level: str = _doc("Python logging level.", default="INFO")
 
@@ -194,6 +214,13 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         "http_timeout_seconds",
         "invitation_hours",
         "key_grace_hours",
+        "worker_threads",
+        "worker_poll_seconds",
+        "delivery_max_attempts",
+        "delivery_backoff_seconds",
+        "delivery_backoff_max_seconds",
+        "delivery_lease_seconds",
+        "sweep_seconds",
     ):
         if getattr(settings, name) <= 0:
             problems.append(f"{name}: must be positive")
@@ -205,6 +232,8 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append("smtp_host: required when mail_backend is smtp")
     if settings.smtp_security not in {"starttls", "tls", "none"}:
         problems.append(f"smtp_security: starttls, tls or none, got {settings.smtp_security!r}")
+    if settings.redis_url and urlsplit(settings.redis_url).scheme not in {"redis", "rediss"}:
+        problems.append(f"redis_url: must start with redis:// or rediss://, got {settings.redis_url!r}")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         problems.append(f"log_level: unknown level {settings.log_level!r}")
 

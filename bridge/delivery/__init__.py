@@ -1,0 +1,1 @@
+"""Delivery of ledger entries: connector settings, the transactional outbox, the worker."""
