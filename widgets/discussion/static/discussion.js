@@ -1,4 +1,5 @@
-// The discussion page: thread list, thread view, posting, reactions, and polling for new posts.
+// The discussion page: thread list, thread view, posting with @mentions, reactions, and polling
+// for new posts.
 //
 // - Calls /api/v1/discussion with the session token as a bearer token (never in a URL) and keeps
 //   the renewed token the API hands back in X-Bridge-Session.
@@ -333,10 +334,132 @@
   }
   function isSubmitting(form) { return form.getAttribute("aria-busy") === "true"; }
 
+  // @mentions in a composer: the message box is a combobox with a listbox popup (WAI-ARIA APG,
+  // list autocomplete with manual selection). "@" and letters before the caret ask the API for
+  // matching members; Arrow Up/Down move, Enter or Tab choose, Escape closes, and the focus stays
+  // in the box. `mentions()` gives the ids of chosen members whose "@Name" is still in the text.
+  var MENTION_QUERY = /(?:^|[^\p{L}\p{N}_@])@(\p{L}[\p{L}\p{M}'’-]*)$/u;
+  var MENTION_DELAY_MS = 150;
+  function mentionPicker(textarea) {
+    var popup = clone("d-tpl-mentions");
+    var list = popup.querySelector('[role="listbox"]');
+    var none = slot(popup, "none");
+    var found = { one: popup.getAttribute("data-one"), other: popup.getAttribute("data-other") };
+    var form = textarea.closest("form");
+    var hint = form.querySelector(".d-hint");
+    var picked = {};  // member id → name, for those chosen in this box
+    var members = [];
+    var active = -1;
+    var start = 0;  // where the "@" of the query is
+    var timer = null;
+    var asked = 0;  // the latest query: answers to older ones are dropped
+    list.id = textarea.id + "-mentions";
+    textarea.setAttribute("role", "combobox");
+    textarea.setAttribute("aria-autocomplete", "list");
+    textarea.setAttribute("aria-expanded", "false");
+    textarea.setAttribute("aria-controls", list.id);
+    textarea.parentNode.insertBefore(popup, textarea.nextSibling);
+    if (hint) { hint.appendChild(document.createTextNode(" " + popup.getAttribute("data-hint"))); }
+
+    function close() {
+      clearTimeout(timer);
+      asked += 1;
+      members = [];
+      active = -1;
+      popup.hidden = true;
+      clear(list);
+      textarea.setAttribute("aria-expanded", "false");
+      textarea.removeAttribute("aria-activedescendant");
+    }
+    function update() {
+      var before = textarea.value.slice(0, textarea.selectionEnd);
+      var match = textarea.selectionStart === textarea.selectionEnd && MENTION_QUERY.exec(before);
+      if (!match) { close(); return; }
+      start = before.length - match[1].length - 1;
+      clearTimeout(timer);
+      var ticket = ++asked;
+      timer = setTimeout(function () {
+        api("GET", API + "/members?q=" + encodeURIComponent(match[1])).then(function (result) {
+          if (ticket === asked) { show(result.members); }
+        }, function () { if (ticket === asked) { close(); } });  // typing goes on undisturbed
+      }, MENTION_DELAY_MS);
+    }
+    function show(result) {
+      close();
+      members = result;
+      members.forEach(function (member, index) {
+        var option = document.createElement("li");
+        option.id = list.id + "-" + index;
+        option.className = "d-mentions__option";
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        option.textContent = member.name;
+        list.appendChild(option);
+      });
+      list.hidden = !members.length;
+      none.hidden = members.length > 0;
+      popup.hidden = false;
+      textarea.setAttribute("aria-expanded", members.length ? "true" : "false");
+      announce(members.length ? plural(found, members.length) : none.textContent);
+    }
+    function move(step) {
+      var n = members.length;
+      active = active < 0 ? (step > 0 ? 0 : n - 1) : (active + step + n) % n;
+      Array.prototype.forEach.call(list.children, function (option, index) {
+        option.setAttribute("aria-selected", index === active ? "true" : "false");
+      });
+      textarea.setAttribute("aria-activedescendant", list.children[active].id);
+      list.children[active].scrollIntoView({ block: "nearest" });
+    }
+    function choose(index) {
+      var member = members[index];
+      textarea.setRangeText("@" + member.name + " ", start, textarea.selectionEnd, "end");
+      picked[member.id] = member.name;
+      close();
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));  // a preview is now stale
+    }
+
+    textarea.addEventListener("input", update);
+    textarea.addEventListener("click", update);
+    textarea.addEventListener("blur", close);
+    textarea.addEventListener("keydown", function (event) {
+      if (popup.hidden || event.isComposing) { return; }
+      var key = event.key;
+      var plain = !(event.shiftKey || event.ctrlKey || event.altKey || event.metaKey);
+      if (key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();  // closes the list only, not the editor around it
+        close();
+      } else if (members.length && (key === "ArrowDown" || key === "ArrowUp")) {
+        event.preventDefault();
+        move(key === "ArrowDown" ? 1 : -1);
+      } else if (active >= 0 && plain && (key === "Enter" || key === "Tab")) {
+        event.preventDefault();
+        choose(active);
+      } else if (/^(Arrow|Page|Home|End)/.test(key)) {
+        close();  // the caret leaves the query
+      }
+    });
+    // A click chooses; pressing first must not take the focus from the message box.
+    list.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    list.addEventListener("click", function (event) {
+      var option = event.target.closest('[role="option"]');
+      if (option) { choose(Array.prototype.indexOf.call(list.children, option)); }
+    });
+    form.addEventListener("reset", function () { picked = {}; close(); });
+
+    return {
+      mentions: function () {
+        return Object.keys(picked).filter(function (id) { return textarea.value.indexOf("@" + picked[id]) >= 0; });
+      }
+    };
+  }
+
   function setUpNewThread() {
     if (!els.newForm) { return; }
     var form = els.newForm;
     var box = $("d-new-preview");
+    var picker = mentionPicker($("d-new-body"));
     wirePreview(form, $("d-new-body"), box);
     function close(focusToggle) {
       form.hidden = true;
@@ -354,7 +477,10 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (isSubmitting(form)) { return; }
-      var data = { title: $("d-new-title").value, body: $("d-new-body").value, is_question: $("d-new-question").checked };
+      var data = {
+        title: $("d-new-title").value, body: $("d-new-body").value, is_question: $("d-new-question").checked,
+        mentions: picker.mentions()
+      };
       if (state.settings.anonymous_allowed) { data.anonymous = $("d-new-anonymous").checked; }
       submitting(form, true);
       clearErrors();
@@ -405,6 +531,7 @@
       // The API gives the rendered HTML; the Markdown source is used when it is sent as `body`.
       textarea.value = typeof post.body === "string" ? post.body : slot(article, "body").innerText.trim();
     }
+    var picker = kind === "reply" ? mentionPicker(textarea) : null;  // edits send no mentions
     wirePreview(form, textarea, box);
     form.querySelector('[data-action="cancel"]').addEventListener("click", function () { closeEditor(article, true); });
     form.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeEditor(article, true); } });
@@ -414,7 +541,10 @@
       submitting(form, true);
       clearErrors();
       var request = kind === "reply"
-        ? api("POST", API + "/threads/" + state.threadId + "/posts", { parent_id: post.id, body: textarea.value, anonymous: !anonRow.hidden && anonBox.checked })
+        ? api("POST", API + "/threads/" + state.threadId + "/posts", {
+          parent_id: post.id, body: textarea.value, anonymous: !anonRow.hidden && anonBox.checked,
+          mentions: picker.mentions()
+        })
         : api("PATCH", API + "/posts/" + post.id, { body: textarea.value });
       request.then(function (saved) {
         closeEditor(article, false);
