@@ -1,25 +1,30 @@
-"""``bridge platform|deployment|keys|sandbox``: manual registration and the tool's keys."""
+"""``bridge platform|deployment|keys|sandbox|roster``: registration, keys and course rosters."""
 
 from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from bridge.db import utcnow
 from bridge.errors import BridgeError, NotFoundError
 from bridge.runtime import runtime
+from bridge.tenancy import roster as rosters
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Registration
 from lti import keys as tool_keys
+from lti import nrps
 from lti.dynamic_registration import invitations
 from lti.dynamic_registration.client import origin
+from lti.services import access_tokens_for
 from lti.tool_document import tool_urls
 
 P = ParamSpec("P")
@@ -75,6 +80,9 @@ platform = AppGroup("platform", help="Register LMS platforms by hand (LTI 1.3)."
 deployment = AppGroup("deployment", help="Deployments of a registered platform.")
 keys = AppGroup("keys", help="The tool's signing keys (published at /.well-known/jwks.json).")
 sandbox = AppGroup("sandbox", help="The built-in sandbox LMS (BRIDGE_SANDBOX=1).")
+roster = AppGroup(
+    "roster", help="Course members from the platform (LTI Names and Role Provisioning Services)."
+)
 
 
 @platform.command("add")
@@ -369,6 +377,62 @@ def register_sandbox() -> None:
         )
 
 
+@roster.command("sync")
+@click.option(
+    "--context",
+    "context_id",
+    type=click.UUID,
+    default=None,
+    help="Only this course: its id here (a UUID, not the LMS's course id).",
+)
+def roster_sync(context_id: uuid.UUID | None) -> None:
+    """Read course members from the platform (NRPS) and update the tool's memberships.
+
+    Without --context, every course whose platform offered NRPS at a launch. Exits non-zero if
+    any course failed; the others are still synced.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with runtime().database.transaction() as session:
+        try:
+            targets = (
+                [rosters.roster_target(session, context_id)]
+                if context_id
+                else rosters.roster_targets(session)
+            )
+        except BridgeError as exc:
+            raise click.ClickException(exc.message) from exc
+    if not targets:
+        click.echo("No course has offered NRPS yet: a launch from the LMS records its URL.")
+        return
+    tokens = access_tokens_for(app)  # one token cache for all the courses of a registration
+    failed = 0
+    for number, target in enumerate(targets, start=1):
+        click.echo(f"[{number}/{len(targets)}] {target.title} ({target.context_id}): ", nl=False)
+        try:
+            result = nrps.sync_context(app, target.context_id, tokens=tokens)
+        except BridgeError as exc:
+            failed += 1
+            click.secho(f"failed: {exc.message}", fg="red")
+            continue
+        click.echo(_describe_sync(result))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(targets)} course(s) could not be synced.")
+
+
+def _describe_sync(result: nrps.RosterSync) -> str:
+    changes, fetched = result.changes, result.roster
+    text = (
+        f"{len(fetched.members)} members in {fetched.pages} page(s): {changes.added} new, "
+        f"{changes.updated} updated, {changes.unchanged} unchanged, "
+        f"{changes.deactivated} no longer current"
+    )
+    if fetched.skipped:
+        text += f", {fetched.skipped} unusable entries skipped"
+    if not fetched.complete:
+        text += " (page limit reached: the rest were not read, and nobody was marked as gone)"
+    return text + "."
+
+
 def setup_hook() -> None:
     """What `bridge setup` prepares for LTI: the signing key, and the sandbox when it is enabled."""
     ensure_signing_key()
@@ -376,4 +440,4 @@ def setup_hook() -> None:
         register_sandbox()
 
 
-COMMANDS = (platform, deployment, keys, sandbox)
+COMMANDS = (platform, deployment, keys, sandbox, roster)

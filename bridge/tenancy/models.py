@@ -150,8 +150,21 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MembershipStatus:
+    """Whether a membership is current, as the platform's roster (LTI NRPS 2.0 ``status``) said."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # the platform suspended it (NRPS ``Inactive``)
+    DELETED = "deleted"  # the platform removed it (NRPS ``Deleted``, or absent from a full roster)
+
+
 class Membership(UUIDPrimaryKey, Timestamps, Base):
-    """A user's roles in a context, as of their last launch."""
+    """A user's roles in a context, as of their last launch or roster sync (whichever is newer).
+
+    ``status`` is what the last roster sync said (launches do not change it); ``synced_at`` when
+    that sync ran (None: known from launches only). A launch after the sync outweighs it: see
+    ``bridge.tenancy.roster.current_members``.
+    """
 
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("context_id", "user_id"),)
@@ -165,3 +178,7 @@ class Membership(UUIDPrimaryKey, Timestamps, Base):
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     access: Mapped[str] = mapped_column(String(16))
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(
+        String(16), default=MembershipStatus.ACTIVE, server_default=MembershipStatus.ACTIVE
+    )
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
