@@ -10,9 +10,10 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -31,6 +32,7 @@ from bridge.delivery.values import (
 
 __all__ = [
     "COMPLETION",
+    "LOOPBACK_HOSTS",
     "PROGRESS",
     "ConfigError",
     "Connector",
@@ -45,7 +47,9 @@ __all__ = [
     "Runtime",
     "TokenSource",
     "outcome_for_response",
+    "redact",
     "retry_after_seconds",
+    "url_problems",
 ]
 
 log = logging.getLogger(__name__)
@@ -152,3 +156,43 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 def _excerpt(response: requests.Response, limit: int = 200) -> str:
     text = " ".join(response.text.split())
     return text[:limit] or response.reason or "no body"
+
+
+#: Hosts a target may be reached on over plain http (a developer's own machine).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def url_problems(key: str, value: object) -> list[str]:
+    """What is wrong with a target URL in a config: https (http only on loopback), a host, and
+    no credentials, query or fragment (credentials belong in secret fields, never in a URL)."""
+    if not isinstance(value, str) or not value.strip():
+        return [f"{key} is required"]
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - parsing the port is what raises on a malformed one
+    except ValueError:
+        return [f"{key} is not a valid URL"]
+    problems = []
+    if not parts.hostname:
+        problems.append(f"{key} must be an absolute URL with a host")
+    elif parts.scheme != "https" and not (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    ):
+        problems.append(f"{key} must use https (http only for localhost)")
+    if parts.username is not None or parts.password is not None:
+        problems.append(f"{key} must not carry credentials")
+    if parts.query or parts.fragment:
+        problems.append(f"{key} must not have a query or fragment")
+    return problems
+
+
+def redact(outcome: Outcome, secrets: Iterable[str]) -> Outcome:
+    """``outcome`` with every secret value masked in its text: a target may echo what it got."""
+    values = [value for value in secrets if value]
+    if not values:
+        return outcome
+    text = "evidence" if isinstance(outcome, Delivered) else "reason"
+    masked = getattr(outcome, text)
+    for value in values:
+        masked = masked.replace(value, "[redacted]")
+    return replace(outcome, **{text: masked})
