@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import requests
 from flask import Flask
 from flask_babel import Babel
 from flask_caching import Cache
@@ -19,18 +20,28 @@ import lti.cli
 import lti.dynamic_registration.views
 import lti.messages
 import lti.sandbox.views
+import lti.services
 import lti.views
 from bridge import cli as bridge_cli
 from bridge import shell, web
 from bridge import widgets as widget_types
 from bridge.api import init_api
 from bridge.cli import register_setup_hook
+from bridge.completions import api as completions_api
+from bridge.completions.engine import EXTENSION_KEY as ENGINE_KEY
+from bridge.completions.engine import CompletionEngine
 from bridge.db import Database
-from bridge.events import EventBus
+from bridge.delivery import cli as delivery_cli
+from bridge.delivery import worker as jobs
+from bridge.events import ANY, EventBus
 from bridge.logs import configure_logging
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
 from config import Settings, load_settings
+from connectors import cli as connectors_cli
+from connectors.base import Runtime as ConnectorRuntime
+from connectors.hub import hub_factory
+from connectors.registry import CONNECTORS
 from widgets.discussion import cli as discussion_cli
 from widgets.discussion import views as discussion_views
 from widgets.registry import CATALOGUE
@@ -71,6 +82,33 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         )
 
 
+def _connector_runtime(app: Flask) -> ConnectorRuntime:
+    settings: Settings = app.extensions[EXTENSION_KEY].settings
+    return ConnectorRuntime(
+        http=requests.Session(),
+        timeout=settings.http_timeout_seconds,
+        tokens=lti.services.access_tokens_for(app),
+        tool_url=settings.public_url.rstrip("/"),
+    )
+
+
+def _wire_completions(app: Flask) -> EventBus:
+    """Events → completion rules → ledger + outbox (one transaction) → the worker's connectors."""
+    rt: Runtime = app.extensions[EXTENSION_KEY]
+    queue = jobs.Jobs(
+        rt.settings,
+        rt.database,
+        rt.box,
+        hub_factory(CONNECTORS, lambda: _connector_runtime(app)),
+    )
+    app.extensions[jobs.EXTENSION_KEY] = queue
+    engine = CompletionEngine(CATALOGUE.criteria(), queue.record)
+    app.extensions[ENGINE_KEY] = engine
+    bus = EventBus()
+    bus.subscribe(ANY, engine.on_event)
+    return bus
+
+
 def create_app(
     test_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Flask:
@@ -90,8 +128,9 @@ def create_app(
     Babel(app)
     web.init_web(app)
     web.register_error_messages(lti.messages.MESSAGES)
-    app.extensions[web.EVENTS_KEY] = EventBus()
+    app.extensions[web.EVENTS_KEY] = _wire_completions(app)
     api = init_api(app)
+    api.register_blueprint(completions_api.bp)
     for widget in CATALOGUE:
         if widget.blueprint is not None:
             api.register_blueprint(widget.blueprint)
@@ -101,7 +140,13 @@ def create_app(
     app.register_blueprint(lti.dynamic_registration.views.bp)
     if settings.sandbox:
         app.register_blueprint(lti.sandbox.views.bp)
-    for command in (*bridge_cli.COMMANDS, *lti.cli.COMMANDS, discussion_cli.discussion):
+    for command in (
+        *bridge_cli.COMMANDS,
+        *delivery_cli.COMMANDS,
+        *lti.cli.COMMANDS,
+        *connectors_cli.COMMANDS,
+        discussion_cli.discussion,
+    ):
         app.cli.add_command(command)
     register_setup_hook(app, lti.cli.setup_hook)
     return app

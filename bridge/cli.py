@@ -4,6 +4,9 @@ ones: ``db``, ``setup``, ``serve`` and ``config``."""
 
 from __future__ import annotations
 
+import ctypes
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -15,6 +18,8 @@ from werkzeug.serving import run_simple
 from bridge import migrate
 from bridge.runtime import runtime
 from config import ConfigError, describe
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 SETUP_HOOKS_KEY = "bridge.setup_hooks"
 SECRET_NAMES = {"secret_key", "smtp_password"}
@@ -84,7 +89,13 @@ def setup() -> None:
 @with_appcontext
 @click.option("--host", default=None, help="Bind address (default: the host setting).")
 @click.option("--port", type=int, default=None, help="Port (default: the port setting).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=None,
+    help="Run the delivery worker beside the server (default: yes, unless redis_url is set).",
+)
+def serve(host: str | None, port: int | None, with_worker: bool | None) -> None:
     """Serve the tool with the built-in threaded server (embedded mode, development and small sites)."""
     settings = runtime().settings
     database = runtime().database
@@ -94,13 +105,50 @@ def serve(host: str | None, port: int | None) -> None:
             f"The database is at revision {current or 'none'}, the code needs {head}: run `bridge setup` first."
         )
     host, port = host or settings.host, port or settings.port
+    if with_worker is None:
+        with_worker = not settings.redis_url  # scaled mode runs `bridge worker` on its own
     base = (settings.public_url or f"http://{host}:{port}").rstrip("/")
     click.secho(f"Social Bridge is running at {base}", fg="green", bold=True)
     click.echo(f"  Tool configuration (for LMS admins): {base}/lti/config")
     if settings.sandbox:
         sandbox = (settings.sandbox_url or base + "/sandbox").rstrip("/")
         click.secho(f"  Sandbox LMS: {sandbox}/", fg="cyan", bold=True)
+    worker = _start_worker() if with_worker else None
     click.echo("Press Ctrl+C to stop.")
+    try:
+        _serve(host, port)
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """The delivery worker as a child process (embedded mode: one command runs everything)."""
+    click.echo("  Delivery worker: started beside the web server (`bridge worker`).")
+    command = [sys.executable, "-c", "from bridge.cli import main; main()", "worker"]
+    # Stop the server on SIGTERM as on Ctrl+C, so the worker is stopped with it...
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # ...and if the server dies without a chance to, the kernel stops the worker (Linux).
+    return subprocess.Popen(command, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 - our own interpreter; the hook only calls prctl
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: Ctrl+C and SIGTERM still stop the worker
+        pass
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGINT)  # huey finishes the running attempts, then exits
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+def _serve(host: str, port: int) -> None:
     run_simple(
         host,
         port,

@@ -8,7 +8,7 @@ lifecycle and :meth:`Database.transaction` for work outside a request.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -129,3 +129,27 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+AFTER_COMMIT = "bridge_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this session's transaction has committed (dropped on rollback).
+
+    For work that must follow the data and never precede it, such as waking the job worker for
+    outbox rows this transaction wrote.
+    """
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        callback()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, _previous: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(AFTER_COMMIT, None)

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Blueprint, current_app
 
+from bridge.completions.criteria import CriterionSpec
+
 EXTENSION_KEY = "bridge.widgets"
 
 
@@ -19,7 +21,7 @@ class WidgetSpec:
     description: str
     blueprint: Blueprint | None = None
     events: tuple[str, ...] = ()
-    criteria: tuple[str, ...] = ()
+    criteria: tuple[CriterionSpec, ...] = ()  # what its completion rules can ask for
     # Renders the widget's own page after a launch: page(scope, placement_view, session_token) -> HTML.
     # Without one, the generic shell stands in.
     page: Callable[..., Any] | None = None
@@ -42,6 +44,10 @@ class WidgetCatalogue:
 
     def get(self, name: str) -> WidgetSpec | None:
         return next((widget for widget in self.widgets if widget.name == name), None)
+
+    def criteria(self) -> dict[str, CriterionSpec]:
+        """Every widget's criteria by key."""
+        return {spec.key: spec for widget in self.widgets for spec in widget.criteria}
 
 
 def current_catalogue() -> WidgetCatalogue:

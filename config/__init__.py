@@ -95,7 +95,9 @@ class Settings:
     delivery_backoff_seconds: float = _doc(
         "First retry delay; doubles per attempt, with jitter, up to the maximum.", default=5.0
     )
-    delivery_backoff_max_seconds: float = _doc("Longest delay between two attempts.", default=3600.0)
+    delivery_backoff_max_seconds: float = _doc(
+        "Longest delay between two attempts.", default=3600.0
+    )
     delivery_lease_seconds: float = _doc(
         "How long a worker holds a delivery before the sweeper treats it as stuck.", default=120.0
     )
@@ -233,7 +235,9 @@ def _validate(settings: Settings, problems: list[str]) -> None:
     if settings.smtp_security not in {"starttls", "tls", "none"}:
         problems.append(f"smtp_security: starttls, tls or none, got {settings.smtp_security!r}")
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in {"redis", "rediss"}:
-        problems.append(f"redis_url: must start with redis:// or rediss://, got {settings.redis_url!r}")
+        problems.append(
+            f"redis_url: must start with redis:// or rediss://, got {settings.redis_url!r}"
+        )
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         problems.append(f"log_level: unknown level {settings.log_level!r}")
 

@@ -41,6 +41,22 @@ def require_postgres() -> None:
     pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def require_redis() -> str:
+    """The Redis URL when the server answers; skip (or fail with BRIDGE_REQUIRE_SERVICES=1)."""
+    import redis  # noqa: PLC0415
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return REDIS_URL
+    except redis.RedisError:
+        if environ_flag("REQUIRE_SERVICES"):
+            pytest.fail("Redis at 127.0.0.1:6379 does not answer and BRIDGE_REQUIRE_SERVICES=1")
+        pytest.skip("Redis at 127.0.0.1:6379 does not answer")
+
+
 def reset_postgres_schema() -> None:
     database = Database(PG_BASE_URL)
     with database.engine.begin() as connection:

@@ -5,6 +5,11 @@ Each widget's blueprint, events and completion criteria arrive with its own issu
 
 from __future__ import annotations
 
+from bridge.completions.criteria import (
+    PER_OBJECT_AND_ACTOR,
+    SUBJECT,
+    CriterionSpec,
+)
 from bridge.widgets import WidgetCatalogue, WidgetSpec
 from widgets.discussion import api as discussion_api
 from widgets.discussion import views as discussion_views
@@ -20,6 +25,36 @@ CATALOGUE = WidgetCatalogue(
                 "discussion.thread_created",
                 "discussion.reply_created",
                 "discussion.reaction_given",
+                "discussion.answer_accepted",
+                "discussion.post_endorsed",
+            ),
+            criteria=(
+                CriterionSpec(
+                    "discussion.threads_started",
+                    "Start {count} threads",
+                    "discussion.thread_created",
+                ),
+                CriterionSpec(
+                    "discussion.peer_replies",
+                    "Reply to peers' posts {count} times",
+                    "discussion.reply_created",
+                    peers_only=True,
+                ),
+                CriterionSpec(
+                    "discussion.reactions_received",
+                    "Receive {count} reactions from peers",
+                    "discussion.reaction_given",
+                    who=SUBJECT,
+                    distinct=PER_OBJECT_AND_ACTOR,
+                    peers_only=True,
+                ),
+                CriterionSpec(
+                    "discussion.answers_accepted",
+                    "Have {count} answers accepted",
+                    "discussion.answer_accepted",
+                    who=SUBJECT,
+                    peers_only=True,  # accepting one's own answer earns nothing
+                ),
             ),
             page=discussion_views.render_page,
         ),

@@ -1,0 +1,265 @@
+"""Completions delivered per second by the worker against a serial loop (the floor), and latency.
+
+TARGET is a local AGS-style platform in its own process (werkzeug, threaded): a token endpoint
+and ``POST <lineitem>/scores`` answering 200. Both sides send the same score documents to it.
+
+OURS: 10,000 completions written as the completion engine writes them (ledger entry + outbox row,
+the placement's AGS claim naming the line item) with no worker running, then one ``bridge worker``
+process (embedded mode: SQLite database and SQLite queue, default settings) is started and timed
+until every row is delivered: claim, build the item, the AGS connector (token from the cache,
+score POST), settle. Its resident memory is sampled while it works ("memory flat").
+
+FLOOR: a serial ``requests.Session`` loop POSTing the same 10,000 score documents with a bearer
+token: the bare HTTP work with no database, queue or retry bookkeeping.
+
+LATENCY: with the worker idle, 200 single completions, one at a time: from the ledger entry's
+``recorded_at`` (the instant the completion is written, in the transaction of the learner's event)
+to the instant the platform received the score. Performance is measured here, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bridge.launch import Launch, LaunchContext, LaunchResourceLink, LaunchUser
+from bridge.ledger import service as ledger
+from bridge.ledger.models import LedgerEntry
+from bridge.tenancy import service as tenancy
+from tests.support import SECRET, make_app
+
+AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+ISSUER = "https://bench-lms.example"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_target(port: int, received: Any) -> None:
+    """The AGS-style platform (own process): token endpoint and score endpoint."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path == "/token":
+            body = {"access_token": "bench-token", "token_type": "Bearer", "expires_in": 3600}
+            response = Response(json.dumps(body), content_type="application/json")
+        else:
+            score = json.loads(request.get_data())
+            received.put((score.get("comment", ""), time.time()))
+            response = Response("{}", content_type="application/json")
+        return response(environ, start_response)
+
+    make_server("127.0.0.1", port, app, threaded=True).serve_forever()
+
+
+def set_up(var_dir: Path, target: str) -> tuple[Any, dict[str, Any]]:
+    app = make_app(f"sqlite:///{var_dir / 'bridge.db'}", var_dir, public_url="http://127.0.0.1:9")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    database = app.extensions["bridge.runtime"].database
+    with database.transaction() as session:
+        registration = tenancy.add_registration(
+            session,
+            tenancy.RegistrationSpec(
+                issuer=ISSUER,
+                client_id="bench",
+                auth_login_url=f"{target}/auth",
+                key_set_url=f"{target}/jwks",
+                auth_token_url=f"{target}/token",
+                deployment_ids=["d1"],
+            ),
+        )
+        deployment = registration.deployments[0]
+        launch = Launch(
+            issuer=ISSUER,
+            client_id="bench",
+            deployment_id="d1",
+            message_type="LtiResourceLinkRequest",
+            user=LaunchUser(sub="learner-1", name="Bench Learner"),
+            roles=("http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",),
+            resource_link=LaunchResourceLink(id="rl-1", title="Bench discussion"),
+            widget="discussion",
+            context=LaunchContext(id="course-1", title="Bench course"),
+        )
+        scope = tenancy.record_launch(session, registration, deployment, launch).scope
+        from bridge.tenancy.models import ResourceLink
+
+        link = session.get(ResourceLink, scope.resource_link_id)
+        link.ags = {"scope": [AGS + "score", AGS + "lineitem"], "lineitem": f"{target}/lineitems/1"}
+    result = runner.invoke(args=["connector", "set", "ags", "--issuer", ISSUER])
+    assert result.exit_code == 0, result.output
+    return app, {
+        "organisation": scope.organisation_id,
+        "deployment": scope.deployment_id,
+        "context": scope.context_id,
+        "link": scope.resource_link_id,
+        "user": scope.user_id,
+    }
+
+
+def write(app: Any, ids: dict[str, Any], count: int, batch: int = 200) -> None:
+    database, jobs = app.extensions["bridge.runtime"].database, app.extensions["bridge.jobs"]
+    for start in range(0, count, batch):
+        with database.transaction() as session:
+            for _ in range(min(batch, count - start)):
+                entry = ledger.append(session, entry_for(ids))
+                jobs.record(session, entry)
+
+
+def entry_for(ids: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        organisation_id=ids["organisation"],
+        kind="completion",
+        deployment_id=ids["deployment"],
+        context_id=ids["context"],
+        resource_link_id=ids["link"],
+        user_id=ids["user"],
+        progress_id=uuid.uuid4(),
+        completion_id=uuid.uuid4(),
+        rule_id=uuid.uuid4(),
+        rule_version=1,
+        score="1",
+        completed=True,
+        criteria_met=["discussion.threads_started"],
+        criteria_total=1,
+        evidence={},
+    )
+
+
+def start_worker(var_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BRIDGE_SECRET_KEY": SECRET,
+        "BRIDGE_DATABASE_URL": f"sqlite:///{var_dir / 'bridge.db'}",
+        "BRIDGE_VAR_DIR": str(var_dir),
+        "BRIDGE_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-c", "from bridge.cli import main; main()", "worker"]
+    return subprocess.Popen(command, env=env)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def drain(
+    received: Any, count: int, timeout: float, worker: subprocess.Popen[bytes] | None = None
+) -> list[float]:
+    """Wait for ``count`` scores at the target; RSS of the worker sampled every 1,000 scores."""
+    memory = []
+    deadline = time.monotonic() + timeout
+    got = 0
+    while got < count:
+        received.get(timeout=max(0.1, deadline - time.monotonic()))
+        got += 1
+        if worker is not None and got % 1000 == 0:
+            memory.append(rss_mb(worker.pid))
+    return memory
+
+
+def floor(target: str, count: int, received: Any) -> float:
+    session = requests.Session()
+    body = {
+        "userId": "learner-1",
+        "scoreGiven": 100,
+        "scoreMaximum": 100,
+        "activityProgress": "Completed",
+        "gradingProgress": "FullyGraded",
+        "comment": "Criteria met: Start 1 threads",
+    }
+    headers = {
+        "Authorization": "Bearer bench-token",
+        "Content-Type": "application/vnd.ims.lis.v1.score+json",
+    }
+    started = time.perf_counter()
+    for _ in range(count):
+        body["timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")
+        session.post(
+            f"{target}/lineitems/1/scores", json=body, headers=headers, timeout=10
+        ).raise_for_status()
+    elapsed = time.perf_counter() - started
+    drain(received, count, 60)
+    return count / elapsed
+
+
+def latency(app: Any, ids: dict[str, Any], received: Any, samples: int) -> list[float]:
+    database, jobs = app.extensions["bridge.runtime"].database, app.extensions["bridge.jobs"]
+    delays = []
+    for _ in range(samples):
+        time.sleep(1.0)  # the worker goes idle (its polling backs off to worker_poll_seconds)
+        with database.transaction() as session:
+            entry = ledger.append(session, entry_for(ids))
+            jobs.record(session, entry)
+            recorded = entry.recorded_at.timestamp()
+        _comment, at = received.get(timeout=30)
+        delays.append(at - recorded)
+    return delays
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--completions", type=int, default=10_000)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args()
+    port = free_port()
+    target = f"http://127.0.0.1:{port}"
+    received = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve_target, args=(port, received), daemon=True)
+    server.start()
+    time.sleep(0.5)
+    with tempfile.TemporaryDirectory() as tmp:
+        var_dir = Path(tmp)
+        app, ids = set_up(var_dir, target)
+        floor_rate = floor(target, args.completions, received)
+        write(app, ids, args.completions)
+        worker = start_worker(var_dir)
+        started = time.perf_counter()
+        memory = drain(received, args.completions, 600, worker)
+        ours_rate = args.completions / (time.perf_counter() - started)
+        delays = latency(app, ids, received, args.latency_samples)
+        worker.terminate()
+        worker.wait()
+    server.terminate()
+    print(f"completions: {args.completions}")
+    print(f"floor (serial requests.Session loop): {floor_rate:8.1f} scores/s")
+    print(f"ours  (bridge worker, 1 process):     {ours_rate:8.1f} scores/s")
+    print(f"ratio ours/floor: {ours_rate / floor_rate:.2f}  (goal >= 1.0)")
+    print("worker RSS MB every 1,000 deliveries: " + ", ".join(f"{m:.0f}" for m in memory))
+    print(
+        f"event -> score latency over {len(delays)} single completions: "
+        f"p50 {statistics.median(delays) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms "
+        f"(goal p95 < 2000 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The append-only, hash-chained ledger of completions and progress updates (opaque ids only)."""
