@@ -25,6 +25,10 @@ bp = Blueprint(
 )
 
 POLL_SECONDS = 15  # embedded mode polls; the scaled mode will push (server-sent events)
+# Delivery targets that write to the LMS gradebook: a learner is told about these only (webhooks
+# and learning record stores are the institution's business). The completions API does not mark
+# a target as a gradebook, so the page is told their connector names.
+GRADEBOOK_TARGETS = ("ags",)
 # Reactions in the order the page shows them; a kind the rules add later shows under its own name.
 REACTION_ORDER = ("like", "upvote", "thanks")
 
@@ -111,12 +115,60 @@ def _script_strings() -> dict[str, object]:
         "actor_unknown": gettext("Someone"),
         "no_notifications": gettext("No notifications yet."),
         "unread": _plural("({n} unread)", "({n} unread)"),
+        "completion": _completion_strings(),
+    }
+
+
+def _completion_strings() -> dict[str, object]:
+    """The texts of the completion panel (instructors) and of "Your progress" (learners)."""
+    return {
+        "version": gettext("Current rule: version {n}."),
+        "no_rule": gettext(
+            "No completion rule yet: learners see no progress here until you save one."
+        ),
+        "saved": gettext(
+            "Completion rule saved as version {n}. Learners' progress was brought up to date."
+        ),
+        "unchanged": gettext("Nothing changed: the rule is still version {n}."),
+        "count_for": gettext("for “{label}”"),
+        "whole_number": gettext("Enter a whole number of at least 1 for “{label}”."),
+        "choose_one": gettext("Choose at least one criterion."),
+        "problem_in": gettext("“{label}”: "),
+        "met": gettext("{n} of {total}"),
+        "not_yet": gettext("Not yet"),
+        "no_learners": gettext("No learners have opened this activity yet."),
+        "needs_rule": gettext("Save a completion rule to follow learners' progress here."),
+        "learners_updated": gettext("Learners' progress updated."),
+        "delivered": gettext("{target}: delivered"),
+        "waiting": gettext("{target}: waiting to be sent"),
+        "retrying": _plural(
+            "{target}: retrying ({n} attempt)", "{target}: retrying ({n} attempts)"
+        ),
+        "failed": _plural(
+            "{target}: failed after {n} attempt", "{target}: failed after {n} attempts"
+        ),
+        "reason": gettext("{status} — {reason}"),
+        "no_targets": gettext("No delivery targets"),
+        "nothing_sent": gettext("Nothing to send yet"),
+        "summary": gettext("{n} of {total} criteria met."),
+        "completed_on": gettext("Completed on {time}."),
+        "gradebook_sent": gettext("Sent to your LMS gradebook on {time}."),
+        "gradebook_waiting": gettext("Waiting to be sent to your LMS gradebook."),
+        "gradebook_retrying": gettext(
+            "Could not be sent to your LMS gradebook yet; it will be retried."
+        ),
+        "gradebook_failed": gettext(
+            "Could not be sent to your LMS gradebook. Your instructor can see why."
+        ),
+        "now_met": gettext("Progress: “{label}” is done."),
+        "now_complete": gettext("You have completed this activity."),
     }
 
 
 def render_page(scope: Scope, view: PlacementView, token: str) -> str:
     """The discussion page of a fresh launch, carrying its session token for the page's script."""
     api_root = url_for("discussion.preview").removesuffix("/preview")
+    completions_api = url_for("completions.get_rules").removesuffix("/rules")
     return render_template(
         "discussion/page.html",
         view=view,
@@ -124,6 +176,8 @@ def render_page(scope: Scope, view: PlacementView, token: str) -> str:
         can_moderate=scope.access.can_moderate,
         session_token=token,
         api_root=api_root,
+        completions_api=completions_api,
+        gradebook_targets=" ".join(GRADEBOOK_TARGETS),
         session_api=url_for("shell.get_session"),
         poll_seconds=POLL_SECONDS,
         max_title=rules.MAX_TITLE,

@@ -1,8 +1,8 @@
-// The discussion page: thread list, thread view, posting with @mentions, reactions, and polling
-// for new posts.
+// The discussion page: thread list, thread view, posting with @mentions, reactions, polling
+// for new posts, and completion (the instructor's rule, learners' progress).
 //
-// - Calls /api/v1/discussion with the session token as a bearer token (never in a URL) and keeps
-//   the renewed token the API hands back in X-Bridge-Session.
+// - Calls /api/v1/discussion and /api/v1/completions with the session token as a bearer token
+//   (never in a URL) and keeps the renewed token the API hands back in X-Bridge-Session.
 // - Builds every element by cloning the page's <template>s and filling them with textContent.
 //   The ONLY markup inserted as HTML is `body_html`, which the server rendered from Markdown and
 //   sanitised with an allow-list (see setSanitisedHtml). Titles and names are always text.
@@ -14,6 +14,8 @@
 
   var STR = JSON.parse(document.getElementById("d-strings").textContent);
   var API = root.getAttribute("data-api");
+  var COMPLETIONS_API = root.getAttribute("data-completions-api");
+  var GRADEBOOK_TARGETS = (root.getAttribute("data-gradebook-targets") || "").split(" ").filter(Boolean);
   var POLL_MS = Math.max(5, Number(root.getAttribute("data-poll-seconds")) || 15) * 1000;
   var CAN_POST = root.getAttribute("data-can-post") === "true";
   var CAN_MODERATE = root.getAttribute("data-can-moderate") === "true";
@@ -29,7 +31,8 @@
     threadTitle: $("d-thread-title"), locked: $("d-locked"), opening: $("d-opening"),
     repliesTitle: $("d-replies-title"), replies: $("d-replies"),
     threadActions: $("d-thread-actions"), notifToggle: $("d-notif-toggle"), notifPanel: $("d-notif-panel"),
-    notifCount: $("d-notif-count"), notifSr: $("d-notif-sr"), queueToggle: $("d-queue-toggle"), queuePanel: $("d-queue-panel")
+    notifCount: $("d-notif-count"), notifSr: $("d-notif-sr"), queueToggle: $("d-queue-toggle"), queuePanel: $("d-queue-panel"),
+    completionToggle: $("d-completion-toggle"), completionPanel: $("d-completion-panel"), progress: $("d-progress")
   };
   var editorLabels = {};
   Array.prototype.forEach.call($("d-tpl-editor-labels").content.querySelectorAll("[data-kind]"), function (el) {
@@ -40,7 +43,8 @@
     sort: "active", threads: [], nextCursor: null, knownThreads: {}, listLoaded: false,
     threadId: null, thread: null, posts: {}, seenPosts: null, newPosts: {}, lastOpened: null,
     busy: false, pollTimer: null, sessionEnded: false, isAsker: false, flagged: {}, following: {},
-    settings: { anonymous_allowed: false, thread_starters: "everyone" }
+    settings: { anonymous_allowed: false, thread_starters: "everyone" },
+    progress: null, progressAsked: 0
   };
 
   // -- small helpers ---------------------------------------------------------------------------
@@ -96,6 +100,18 @@
     var parts = template.split("{time}");
     el.appendChild(document.createTextNode(parts[0]));
     el.appendChild(timeElement(iso));
+    if (parts.length > 1) { el.appendChild(document.createTextNode(parts.slice(1).join(""))); }
+  }
+  // The same with the date and time written out ("on 3 May 2025, 14:05"), for records such as
+  // a completion, where "2 days ago" would make the reader work it out.
+  function fillWithDate(el, template, iso) {
+    clear(el);
+    var parts = template.split("{time}");
+    var time = document.createElement("time");
+    time.dateTime = iso;
+    time.textContent = new Date(iso).toLocaleString(LANG, { dateStyle: "medium", timeStyle: "short" });
+    el.appendChild(document.createTextNode(parts[0]));
+    el.appendChild(time);
     if (parts.length > 1) { el.appendChild(document.createTextNode(parts.slice(1).join(""))); }
   }
   function badges(el, flags) {
@@ -198,7 +214,7 @@
     els.status.setAttribute("data-state", "failed");
     els.status.textContent = STR.not_connected;
     // Without a session nothing can be posted: take the forms away rather than let them fail.
-    Array.prototype.forEach.call(root.querySelectorAll("form, [data-action], [data-thread-action], #d-new-thread-toggle, .d-tools button"), function (el) {
+    Array.prototype.forEach.call(root.querySelectorAll("form, [data-action], [data-thread-action], #d-new-thread-toggle, .d-tools button, #d-learners-refresh"), function (el) {
       if (el.tagName === "FORM") { el.hidden = true; } else { el.disabled = true; }
     });
   }
@@ -276,6 +292,7 @@
       state.listLoaded = true;
       renderList(state.threads, newIds);
       markChecked();
+      loadProgress();
       root.setAttribute("data-state", "ready");
       if (polling && state.threadId === null) {
         var parts = [];
@@ -606,6 +623,7 @@
           var again = container.querySelector('[data-kind="' + kind + '"]');
           if (again) { again.focus(); }
           announce(format(STR.reaction_given, { label: pair[1], n: result.reactions[kind] || 0 }));
+          loadProgress();
         }, function (error) { setBusy(button, false); showError(error); });
       });
       container.appendChild(button);
@@ -772,6 +790,7 @@
       });
       renderThread(detail, state.newPosts);
       state.knownThreads[detail.thread.id] = detail.thread.last_activity_at;
+      loadProgress();
       if (first || fresh.length) {  // seen as it is now: its "new since your last visit" mark clears
         api("POST", API + "/threads/" + threadId + "/read").catch(function () { /* not worth an alert */ });
       }
@@ -922,9 +941,15 @@
     toggle.setAttribute("aria-expanded", "false");
     if (focusToggle) { toggle.focus(); }
   }
+  // One panel open at a time: opening one closes the others.
+  function closeOtherPanels(panel) {
+    [[els.notifPanel, els.notifToggle], [els.queuePanel, els.queueToggle], [els.completionPanel, els.completionToggle]].forEach(function (pair) {
+      if (pair[0] && pair[0] !== panel) { closePanel(pair[0], pair[1], false); }
+    });
+  }
   function openNotifications() {
     if (!els.notifPanel.hidden) { closePanel(els.notifPanel, els.notifToggle, false); return; }
-    if (els.queuePanel) { closePanel(els.queuePanel, els.queueToggle, false); }
+    closeOtherPanels(els.notifPanel);
     els.notifPanel.hidden = false;
     els.notifToggle.setAttribute("aria-expanded", "true");
     clear(slot(els.notifPanel, "list"));
@@ -947,7 +972,7 @@
   }
   function openQueue() {
     if (!els.queuePanel.hidden) { closePanel(els.queuePanel, els.queueToggle, false); return; }
-    if (els.notifPanel) { closePanel(els.notifPanel, els.notifToggle, false); }
+    closeOtherPanels(els.queuePanel);
     els.queuePanel.hidden = false;
     els.queueToggle.setAttribute("aria-expanded", "true");
     var list = slot(els.queuePanel, "list");
@@ -994,6 +1019,303 @@
       }, function (error) { setBusy(resolve, false); showError(error); });
     });
     return item;
+  }
+
+
+  // -- completion: the learner's progress, the instructor's rule and learners' standing --------
+  // Rules and standing come from /api/v1/completions. Criterion labels are templates from the
+  // server ("Start {count} threads"); names are shown as text. Deliveries are the latest ledger
+  // entry's, per target: the learner hears about the gradebook ones only.
+  var CSTR = STR.completion;
+  var percent = typeof Intl !== "undefined" && Intl.NumberFormat
+    ? new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 0 })
+    : { format: function (x) { return Math.round(x * 100) + "%"; } };
+  function criterionLabel(template, count) { return format(template, { count: count }); }
+  function hasRule(rules) { return !!(rules && rules.version > 0 && rules.criteria.length); }
+
+  // "Your progress" (learners): refreshed whenever the page refreshes its data (after posting,
+  // reacting, and with every poll); what is newly done is announced.
+  function loadProgress() {
+    if (!els.progress || state.sessionEnded) { return; }
+    var ticket = ++state.progressAsked;
+    api("GET", COMPLETIONS_API + "/me").then(function (mine) {
+      if (ticket === state.progressAsked) { renderProgress(mine); }
+    }, function () { /* the page's own refresh reports failures; the panel keeps what it shows */ });
+  }
+  function renderProgress(mine) {
+    var rules = mine.rules;
+    var standing = mine.standing;
+    var panel = els.progress;
+    if (!hasRule(rules) || !standing) { panel.hidden = true; state.progress = null; return; }
+    var before = state.progress;
+    var list = slot(panel, "criteria");
+    clear(list);
+    rules.criteria.forEach(function (criterion) {
+      var item = clone("d-tpl-progress-item");
+      var count = (standing.counts && standing.counts[criterion.key]) || 0;
+      var met = standing.met.indexOf(criterion.key) >= 0;
+      item.setAttribute("data-key", criterion.key);
+      item.classList.toggle("d-progress__item--met", met);
+      slot(item, "label").textContent = criterion.label;
+      slot(item, "count").textContent = format(CSTR.met, { n: Math.min(count, criterion.count), total: criterion.count });
+      slot(item, "done").hidden = !met;
+      list.appendChild(item);
+    });
+    var summary = slot(panel, "summary");
+    panel.classList.toggle("d-progress--complete", !!standing.completed_at);
+    if (standing.completed_at) { fillWithDate(summary, CSTR.completed_on, standing.completed_at); }
+    else { summary.textContent = format(CSTR.summary, { n: standing.met.length, total: rules.criteria.length }); }
+    fillGradebook(slot(panel, "gradebook"), standing.deliveries || []);
+    panel.hidden = false;
+    state.progress = { version: rules.version, met: standing.met.slice(), complete: !!standing.completed_at };
+    // Said only for a change seen on this page (not on opening it, nor when the rule changes).
+    if (before && before.version === rules.version) {
+      if (state.progress.complete && !before.complete) { announce(CSTR.now_complete); return; }
+      var fresh = rules.criteria.filter(function (c) {
+        return standing.met.indexOf(c.key) >= 0 && before.met.indexOf(c.key) < 0;
+      });
+      if (fresh.length) { announce(fresh.map(function (c) { return format(CSTR.now_met, { label: c.label }); }).join(" ")); }
+    }
+  }
+  // Where the learner's latest result stands with the LMS gradebook (nothing if none is set up).
+  function fillGradebook(el, deliveries) {
+    var mine = deliveries.filter(function (d) { return GRADEBOOK_TARGETS.indexOf(d.connector) >= 0; });
+    el.hidden = !mine.length;
+    clear(el);
+    if (!mine.length) { return; }
+    var rank = { dead: 0, pending: 1, delivered: 2 };  // the worst state speaks for all of them
+    mine.sort(function (a, b) { return (rank[a.status] || 0) - (rank[b.status] || 0); });
+    var worst = mine[0];
+    el.setAttribute("data-status", worst.status);
+    if (worst.status === "delivered" && worst.delivered_at) { fillWithDate(el, CSTR.gradebook_sent, worst.delivered_at); }
+    else if (worst.status === "dead") { el.textContent = CSTR.gradebook_failed; }
+    else if (worst.attempts > 0) { el.textContent = CSTR.gradebook_retrying; }
+    else { el.textContent = CSTR.gradebook_waiting; }
+  }
+
+  // The instructor's panel: the rule form and the learners' table.
+  var REASON_SHOWN = 160;  // characters of a target's last answer shown in the table
+  function deliveryText(d) {
+    var status;
+    if (d.status === "delivered") { status = format(CSTR.delivered, { target: d.connector }); }
+    else if (d.status === "dead") { status = format(plural(CSTR.failed, d.attempts), { target: d.connector }); }
+    else if (d.attempts > 0) { status = format(plural(CSTR.retrying, d.attempts), { target: d.connector }); }
+    else { status = format(CSTR.waiting, { target: d.connector }); }
+    var reason = (d.last_reason || "").trim();
+    if (!reason || d.status === "delivered") { return status; }
+    if (reason.length > REASON_SHOWN) { reason = reason.slice(0, REASON_SHOWN - 1) + "…"; }
+    return format(CSTR.reason, { status: status, reason: reason });
+  }
+
+  function setUpCompletion() {
+    var panel = els.completionPanel;
+    if (!panel) { return; }
+    var form = $("d-rule-form");
+    var message = $("d-rule-message");
+    var criteriaBox = $("d-rule-criteria");
+    var refresh = $("d-learners-refresh");
+    var rows = {};  // criterion key → { box, number, label, countFor, template }
+
+    function showMessage(text, isError, reference, items) {
+      clear(message);
+      var line = document.createElement("p");
+      line.textContent = text;
+      message.appendChild(line);
+      if (items && items.length) {
+        var list = document.createElement("ul");
+        items.forEach(function (text) {
+          var item = document.createElement("li");
+          item.textContent = text;
+          list.appendChild(item);
+        });
+        message.appendChild(list);
+      }
+      if (reference) {
+        var ref = document.createElement("p");
+        ref.className = "muted d-small";
+        ref.textContent = format(STR.reference, { id: reference });
+        message.appendChild(ref);
+      }
+      message.classList.toggle("notice--error", !!isError);
+      message.classList.toggle("notice--ok", !isError);
+      message.hidden = false;
+      if (isError) { criteriaBox.setAttribute("aria-describedby", message.id); }
+      else { criteriaBox.removeAttribute("aria-describedby"); }
+    }
+    function hideMessage() {
+      message.hidden = true;
+      clear(message);
+      criteriaBox.removeAttribute("aria-describedby");
+      Object.keys(rows).forEach(function (key) { rows[key].number.removeAttribute("aria-invalid"); });
+    }
+    function relabel(row) {
+      var n = Number(row.number.value);
+      var shown = row.number.value !== "" && Number.isInteger(n) && n > 0 ? n : "…";
+      row.label.textContent = criterionLabel(row.template, shown);
+      row.countFor.textContent = " " + format(CSTR.count_for, { label: row.label.textContent });
+    }
+    function renderRule(rules) {
+      var version = $("d-rule-version");
+      version.textContent = rules.version ? format(CSTR.version, { n: rules.version }) : CSTR.no_rule;
+      version.setAttribute("data-version", String(rules.version));
+      var chosen = {};
+      rules.criteria.forEach(function (c) { chosen[c.key] = c; });
+      var holder = slot(criteriaBox, "criteria");
+      clear(holder);
+      rows = {};
+      rules.offered.forEach(function (offer, index) {
+        var el = clone("d-tpl-criterion");
+        var box = el.querySelector('input[type="checkbox"]');
+        var number = el.querySelector('input[type="number"]');
+        var label = slot(el, "label");
+        var countLabel = slot(el, "count-label");
+        box.id = "d-rule-c" + index;
+        number.id = box.id + "-count";
+        label.htmlFor = box.id;
+        countLabel.htmlFor = number.id;
+        box.value = offer.key;
+        box.checked = !!chosen[offer.key];
+        number.value = String(chosen[offer.key] ? chosen[offer.key].count : 1);
+        var row = { box: box, number: number, label: label, countFor: slot(el, "count-for"), template: offer.label };
+        rows[offer.key] = row;
+        relabel(row);
+        number.addEventListener("input", function () { relabel(row); number.removeAttribute("aria-invalid"); });
+        holder.appendChild(el);
+      });
+      var mode = rules.score_mode === "progress" ? "progress" : "completion";
+      $("d-score-" + mode).checked = true;
+      form.hidden = false;
+      slot(panel, "loading").hidden = true;
+    }
+    // What was wrong with a refused rule: the API's `details.problems` name a criterion by its
+    // place in what was sent ("criteria[1]: ..."), said here with the criterion's label; a refusal
+    // of the criteria without problems means none was chosen.
+    function problemsOf(error, sent) {
+      var details = error.details || {};
+      if (Array.isArray(details.problems) && details.problems.length) {
+        return details.problems.map(function (problem) {
+          return String(problem).replace(/^criteria\[(\d+)\]:\s*/, function (match, index) {
+            var criterion = sent[Number(index)];
+            var row = criterion && rows[criterion.key];
+            return row ? format(CSTR.problem_in, { label: criterionLabel(row.template, criterion.count) }) : match;
+          });
+        });
+      }
+      if (details.field === "criteria") { return [CSTR.choose_one]; }
+      return [];
+    }
+    function renderLearners(result) {
+      var body = $("d-learners");
+      var status = $("d-learners-status");
+      var wrap = $("d-learners-wrap");
+      var total = result.rules.criteria.length;
+      clear(body);
+      result.learners.forEach(function (learner) {
+        var row = clone("d-tpl-learner-row");
+        row.setAttribute("data-user-id", learner.user_id);
+        slot(row, "name").textContent = learner.name;
+        slot(row, "met").textContent = format(CSTR.met, { n: learner.met.length, total: total });
+        slot(row, "score").textContent = percent.format(Number(learner.score) || 0);
+        var completed = slot(row, "completed");
+        if (learner.completed_at) { fillWithDate(completed, "{time}", learner.completed_at); }
+        else { completed.textContent = CSTR.not_yet; }
+        var list = slot(row, "deliveries");
+        (learner.deliveries || []).forEach(function (d) {
+          var item = document.createElement("li");
+          item.setAttribute("data-status", d.status);
+          item.textContent = deliveryText(d);
+          list.appendChild(item);
+        });
+        if (!list.firstChild) {
+          var none = document.createElement("li");
+          none.className = "muted";
+          // Something is recorded (so due to be sent) once completed, or in progress mode a score.
+          none.textContent = learner.completed_at || Number(learner.score) > 0 ? CSTR.no_targets : CSTR.nothing_sent;
+          list.appendChild(none);
+        }
+        body.appendChild(row);
+      });
+      var empty = !hasRule(result.rules) ? CSTR.needs_rule : (result.learners.length ? "" : CSTR.no_learners);
+      status.textContent = empty;
+      status.hidden = !empty;
+      wrap.hidden = !hasRule(result.rules) || !result.learners.length;
+    }
+    function loadLearners() {
+      return api("GET", COMPLETIONS_API + "/learners").then(function (result) {
+        renderLearners(result);
+        return result;
+      });
+    }
+
+    function open() {
+      if (!panel.hidden) { closePanel(panel, els.completionToggle, false); return; }
+      closeOtherPanels(panel);
+      panel.hidden = false;
+      els.completionToggle.setAttribute("aria-expanded", "true");
+      form.hidden = true;
+      hideMessage();
+      slot(panel, "loading").hidden = false;
+      $("d-learners-status").hidden = true;
+      $("d-learners-wrap").hidden = true;
+      loadLearners().then(function (result) {
+        renderRule(result.rules);
+        $("d-completion-title").focus();
+      }).catch(showError);
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (isSubmitting(form)) { return; }
+      hideMessage();
+      var criteria = [];
+      var invalid = null;
+      Object.keys(rows).forEach(function (key) {
+        var row = rows[key];
+        if (!row.box.checked) { return; }
+        var n = Number(row.number.value);
+        if (row.number.value === "" || !Number.isInteger(n) || n < 1) {
+          row.number.setAttribute("aria-invalid", "true");
+          invalid = invalid || row;
+          return;
+        }
+        criteria.push({ key: key, count: n });
+      });
+      if (invalid) {
+        showMessage(format(CSTR.whole_number, { label: criterionLabel(invalid.template, "…") }), true);
+        message.focus();
+        return;
+      }
+      var mode = form.querySelector('input[name="score_mode"]:checked');
+      var before = $("d-rule-version").getAttribute("data-version");
+      submitting(form, true);
+      clearErrors();
+      api("PUT", COMPLETIONS_API + "/rules", { criteria: criteria, score_mode: mode ? mode.value : "completion" }).then(function (rules) {
+        submitting(form, false);
+        renderRule(rules);
+        var text = String(rules.version) === before ? format(CSTR.unchanged, { n: rules.version }) : format(CSTR.saved, { n: rules.version });
+        showMessage(text, false);
+        announce(text);
+        return loadLearners();
+      }, function (error) {
+        submitting(form, false);
+        if (error.status === 401 || error.status === 0) { showError(error); return; }
+        showMessage(error.message, true, error.status >= 500 ? error.requestId : null, problemsOf(error, criteria));
+        message.focus();
+      }).catch(showError);
+    });
+
+    refresh.addEventListener("click", function () {
+      if (isBusy(refresh)) { return; }
+      setBusy(refresh, true);
+      clearErrors();
+      loadLearners().then(function (result) {
+        if (!form.hidden && $("d-rule-version").getAttribute("data-version") !== String(result.rules.version)) {
+          renderRule(result.rules);  // another instructor changed the rule meanwhile
+        }
+        announce(CSTR.learners_updated);
+      }).catch(showError).then(function () { setBusy(refresh, false); });
+    });
+    els.completionToggle.addEventListener("click", open);
   }
 
   function applySettings(settings) {
@@ -1094,7 +1416,8 @@
   }
   if (els.notifToggle) { els.notifToggle.addEventListener("click", openNotifications); }
   if (els.queueToggle) { els.queueToggle.addEventListener("click", openQueue); }
-  [[els.notifPanel, els.notifToggle], [els.queuePanel, els.queueToggle]].forEach(function (pair) {
+  setUpCompletion();
+  [[els.notifPanel, els.notifToggle], [els.queuePanel, els.queueToggle], [els.completionPanel, els.completionToggle]].forEach(function (pair) {
     if (!pair[0]) { return; }
     pair[0].addEventListener("keydown", function (event) {
       if (event.key === "Escape") { closePanel(pair[0], pair[1], true); }
