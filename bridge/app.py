@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import lti.cli
 import lti.dynamic_registration.views
 import lti.messages
+import lti.nrps
 import lti.sandbox.views
 import lti.services
 import lti.views
@@ -102,6 +103,7 @@ def _wire_completions(app: Flask) -> EventBus:
         hub_factory(CONNECTORS, lambda: _connector_runtime(app)),
     )
     app.extensions[jobs.EXTENSION_KEY] = queue
+    queue.add_task(lti.nrps.SYNC_JOB, lti.nrps.roster_job(app))
     engine = CompletionEngine(CATALOGUE.criteria(), queue.record)
     app.extensions[ENGINE_KEY] = engine
     bus = EventBus()

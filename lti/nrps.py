@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from flask import Flask
+from sqlalchemy.orm import Session
 
+from bridge.delivery.worker import current_jobs
 from bridge.errors import BridgeError
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.tenancy import roster
@@ -257,3 +260,33 @@ def sync_context(
             session, context_id, fetched.members, complete=fetched.complete
         )
     return RosterSync(target, fetched, changes)
+
+
+#: A course's roster is read from its platform at most this often (launches trigger it).
+SYNC_INTERVAL_SECONDS = 6 * 3600
+SYNC_JOB = "roster_sync"
+
+
+def sync_soon(rt: Runtime, session: Session, context_id: uuid.UUID) -> None:
+    """Have the worker sync the course's roster once this launch commits, unless it was asked to
+    within ``SYNC_INTERVAL_SECONDS`` (a marker in the shared cache: at most a few duplicates when
+    launches race, and a sync is idempotent)."""
+    marker = f"bridge:roster-sync:{context_id}"
+    if rt.cache.get(marker):
+        return
+    rt.cache.set(marker, 1, timeout=SYNC_INTERVAL_SECONDS)
+    current_jobs().enqueue_after_commit(session, SYNC_JOB, str(context_id))
+
+
+def roster_job(app: Flask) -> Callable[[str], str]:
+    """The worker's job: sync one course; failures are logged (the next launch asks again later)."""
+
+    def run(context_id: str) -> str:
+        try:
+            result = sync_context(app, uuid.UUID(context_id))
+        except BridgeError as error:
+            log.warning("roster sync of course %s failed: %s", context_id, error.message)
+            return "failed"
+        return f"synced {result.target.context_id}"
+
+    return run

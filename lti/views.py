@@ -18,7 +18,7 @@ from bridge.tenancy import service as tenancy
 from bridge.urls import is_tool_url, origin_of, tool_base_url, tool_url
 from bridge.web import allow_form_action, db, set_frame_ancestors
 from bridge.widgets import current_catalogue
-from lti import claims, deep_linking, keys
+from lti import claims, deep_linking, keys, nrps
 from lti.launch import build_launch
 from lti.oidc import BridgeOIDCLogin
 from lti.platform_storage import (
@@ -131,9 +131,12 @@ def _record(rt: Runtime, message: BridgeMessageLaunch, value: Launch) -> tenancy
         try:
             with rt.database.transaction() as session:
                 message.consume_nonce(session)
-                return tenancy.record_launch(
+                recorded = tenancy.record_launch(
                     session, message.registration, message.deployment, value
                 )
+                if value.services.nrps_url:
+                    nrps.sync_soon(rt, session, recorded.scope.context_id)
+                return recorded
         except IntegrityError as exc:
             if attempt:  # not a race: e.g. the deployment was removed during the launch
                 raise LaunchError(

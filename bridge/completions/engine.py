@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from bridge.tenancy.models import Membership
 from bridge.tenancy.rules import Access
 
 EXTENSION_KEY = "bridge.completions"
+MIN_SCORE_SPACING = timedelta(seconds=1)
 
 #: Called with the ledger entry just appended; writes its outbox rows (bridge.delivery).
 Recorder = Callable[[Session, LedgerEntry], None]
@@ -142,7 +144,7 @@ class CompletionEngine:
                 criteria_met=list(now.met),
                 criteria_total=len(rule.criteria),
                 evidence=evidence,
-                recorded_at=utcnow(),
+                recorded_at=_score_time(session, progress.id),
             ),
         )
         self._recorder(session, entry)
@@ -194,6 +196,20 @@ def _units(
         key = (object_id, actor_id) if spec.distinct == PER_OBJECT_AND_ACTOR else (object_id,)
         units.setdefault(key, (event_id, object_id))
     return list(units.values())
+
+
+def _score_time(session: Session, progress_id: uuid.UUID) -> datetime:
+    """Now, but at least one second after the learner's previous entry here: the entry's time is
+    the AGS score ``timestamp``, and Moodle compares timestamps to the second, ignoring a score
+    no newer than the one it holds (a completion in the same second as the progress before it
+    would be lost there)."""
+    now = utcnow()
+    previous = session.scalar(
+        select(func.max(LedgerEntry.recorded_at)).where(LedgerEntry.progress_id == progress_id)
+    )
+    if previous is not None and now < previous + MIN_SCORE_SPACING:
+        return previous + MIN_SCORE_SPACING
+    return now
 
 
 def _is_learner(session: Session, context_id: uuid.UUID, user_id: uuid.UUID) -> bool:

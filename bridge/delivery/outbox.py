@@ -75,7 +75,7 @@ def write_rows(session: Session, entry: LedgerEntry) -> list[uuid.UUID]:
             deployment_id=entry.deployment_id,
             setting_id=setting.id,
             connector=setting.connector,
-            next_attempt_at=entry.recorded_at,
+            next_attempt_at=utcnow(),
         )
         session.add(row)
         ids.append(row.id)

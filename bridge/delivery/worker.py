@@ -14,7 +14,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy.orm import Session
@@ -71,6 +71,23 @@ class Jobs:
         self._deliverer: Deliverer | None = None
         self._lock = threading.Lock()
         self._task = self.queue.task(name="deliver")(self.deliver)
+        self._tasks: dict[str, Any] = {}
+
+    # -- other jobs --------------------------------------------------------------------------
+
+    def add_task(self, name: str, function: Callable[..., object]) -> None:
+        """Register a job the composition root wires (e.g. a roster sync); runs on the worker."""
+        self._tasks[name] = self.queue.task(name=name)(function)
+
+    def enqueue(self, name: str, *args: object) -> None:
+        """Queue job ``name``; a queue failure is logged, never raised into the caller."""
+        try:
+            self._tasks[name](*args)
+        except Exception:
+            log.exception("could not enqueue job %s", name)
+
+    def enqueue_after_commit(self, session: Session, name: str, *args: object) -> None:
+        after_commit(session, lambda: self.enqueue(name, *args))
 
     # -- producing ---------------------------------------------------------------------------
 

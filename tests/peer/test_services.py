@@ -308,3 +308,22 @@ def test_glue_refuses_assertions_the_library_alone_would_accept(advantage, servi
     assert requests.post(services.token_url, data=form, timeout=5).status_code == 200
     assert requests.post(services.token_url, data=form, timeout=5).status_code == 401  # replayed
     assert "jti" in services.problems[-1]
+
+
+def test_a_launch_offering_nrps_queues_one_roster_sync_that_the_worker_runs(
+    advantage, services, client, app
+):
+    services.members = [dict(member) for member in ROSTER]
+    assert run_launch(client, advantage).response.status_code == 200
+    queue = app.extensions["bridge.jobs"].queue
+    queued = [task for task in queue.pending() if task.name == "roster_sync"]
+    assert len(queued) == 1
+    for task in queued:
+        queue.dequeue()  # taken off the queue as the consumer would, then run
+        queue.execute(task)
+    names = {user.name for (user,) in rows(app, select(User))}
+    assert {"Nia New", "Tom Assistant", "Lou Learner"} <= names
+    assert services.problems == []
+
+    assert run_launch(client, advantage).response.status_code == 200  # synced recently: no new job
+    assert [task for task in queue.pending() if task.name == "roster_sync"] == []
