@@ -1,13 +1,15 @@
 """Completions delivered per second by the worker against a serial loop (the floor), and latency.
 
-TARGET is a local AGS-style platform in its own process (werkzeug, threaded): a token endpoint
-and ``POST <lineitem>/scores`` answering 200. Both sides send the same score documents to it.
+TARGET is a local AGS-style platform (bench/ags_target.py under gunicorn, 2 workers x 8 threads,
+keep-alive): a token endpoint and ``POST <lineitem>/scores`` answering 200, each arrival logged
+with its time. Both sides send the same score documents to it.
 
 OURS: 10,000 completions written as the completion engine writes them (ledger entry + outbox row,
-the placement's AGS claim naming the line item) with no worker running, then one ``bridge worker``
-process (embedded mode: SQLite database and SQLite queue, default settings) is started and timed
-until every row is delivered: claim, build the item, the AGS connector (token from the cache,
-score POST), settle. Its resident memory is sampled while it works ("memory flat").
+the placement's AGS claim naming the line item) with no worker running, then ``bridge worker``
+(embedded mode: SQLite database and SQLite queue, default settings: 2 processes x 4 threads) is
+started and timed until every score has arrived: claim a batch, build the items, the AGS
+connector (token from the shared cache, score POST), settle the batch. The resident memory of its
+processes is sampled every 1,000 scores ("memory flat").
 
 FLOOR: a serial ``requests.Session`` loop POSTing the same 10,000 score documents with a bearer
 token: the bare HTTP work with no database, queue or retry bookkeeping.
@@ -20,9 +22,8 @@ to the instant the platform received the score. Performance is measured here, ne
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -54,23 +55,60 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve_target(port: int, received: Any) -> None:
-    """The AGS-style platform (own process): token endpoint and score endpoint."""
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Request, Response
+class Target:
+    """bench/ags_target.py under gunicorn (2 workers x 8 threads); receipts in a file."""
 
-    def app(environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        if request.path == "/token":
-            body = {"access_token": "bench-token", "token_type": "Bearer", "expires_in": 3600}
-            response = Response(json.dumps(body), content_type="application/json")
-        else:
-            score = json.loads(request.get_data())
-            received.put((score.get("comment", ""), time.time()))
-            response = Response("{}", content_type="application/json")
-        return response(environ, start_response)
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.receipts = directory / "receipts.txt"
+        self.receipts.touch()
+        self._offset = 0
+        command = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-k", "gthread",
+                   "--threads", "8", "--chdir", str(Path(__file__).parent), "-b", f"127.0.0.1:{self.port}",
+                   "--log-level", "warning", "ags_target:app"]  # fmt: skip
+        env = {**os.environ, "BENCH_RECEIPTS": str(self.receipts)}
+        self.process = subprocess.Popen(command, env=env)
+        for _ in range(100):
+            try:
+                requests.post(f"{self.url}/token", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit("the AGS target did not start")
 
-    make_server("127.0.0.1", port, app, threaded=True).serve_forever()
+    def arrivals(self) -> list[tuple[str, float]]:
+        """Scores received since the last call: (comment, unix time)."""
+        with self.receipts.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        found = []
+        for line in complete.decode().splitlines():
+            comment, _, at = line.rpartition(" ")
+            found.append((comment, float(at)))
+        return found
+
+    def wait_for(
+        self, count: int, timeout: float, on_progress: Any = None
+    ) -> list[tuple[str, float]]:
+        got: list[tuple[str, float]] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(got)} of {count} scores arrived in {timeout} s")
+            new = self.arrivals()
+            got += new
+            if on_progress is not None:
+                on_progress(len(got))
+            if not new:
+                time.sleep(0.005)
+        return got
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
 def set_up(var_dir: Path, target: str) -> tuple[Any, dict[str, Any]]:
@@ -166,22 +204,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def drain(
-    received: Any, count: int, timeout: float, worker: subprocess.Popen[bytes] | None = None
-) -> list[float]:
-    """Wait for ``count`` scores at the target; RSS of the worker sampled every 1,000 scores."""
-    memory = []
-    deadline = time.monotonic() + timeout
-    got = 0
-    while got < count:
-        received.get(timeout=max(0.1, deadline - time.monotonic()))
-        got += 1
-        if worker is not None and got % 1000 == 0:
-            memory.append(rss_mb(worker.pid))
-    return memory
+def worker_rss_mb(worker: subprocess.Popen[bytes]) -> float:
+    """Resident memory of the worker and its child processes."""
+    pids = [worker.pid]
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    return sum(rss_mb(pid) for pid in pids)
 
 
-def floor(target: str, count: int, received: Any) -> float:
+def floor(target: Target, count: int) -> float:
     session = requests.Session()
     body = {
         "userId": "learner-1",
@@ -199,14 +231,14 @@ def floor(target: str, count: int, received: Any) -> float:
     for _ in range(count):
         body["timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         session.post(
-            f"{target}/lineitems/1/scores", json=body, headers=headers, timeout=10
+            f"{target.url}/lineitems/1/scores", json=body, headers=headers, timeout=10
         ).raise_for_status()
     elapsed = time.perf_counter() - started
-    drain(received, count, 60)
+    target.wait_for(count, 60)
     return count / elapsed
 
 
-def latency(app: Any, ids: dict[str, Any], received: Any, samples: int) -> list[float]:
+def latency(app: Any, ids: dict[str, Any], target: Target, samples: int) -> list[float]:
     database, jobs = app.extensions["bridge.runtime"].database, app.extensions["bridge.jobs"]
     delays = []
     for _ in range(samples):
@@ -215,7 +247,7 @@ def latency(app: Any, ids: dict[str, Any], received: Any, samples: int) -> list[
             entry = ledger.append(session, entry_for(ids))
             jobs.record(session, entry)
             recorded = entry.recorded_at.timestamp()
-        _comment, at = received.get(timeout=30)
+        ((_comment, at),) = target.wait_for(1, 30)
         delays.append(at - recorded)
     return delays
 
@@ -225,35 +257,51 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def ours(
+    app: Any, ids: dict[str, Any], target: Target, var_dir: Path, count: int
+) -> tuple[float, list[float], subprocess.Popen[bytes]]:
+    write(app, ids, count)
+    worker = start_worker(var_dir)
+    memory: list[float] = []
+
+    def sample(got: int) -> None:
+        if got >= (len(memory) + 1) * 1000:
+            memory.append(worker_rss_mb(worker))
+
+    started = time.perf_counter()
+    target.wait_for(count, 900, sample)
+    return count / (time.perf_counter() - started), memory, worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--completions", type=int, default=10_000)
     parser.add_argument("--latency-samples", type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    target = f"http://127.0.0.1:{port}"
-    received = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve_target, args=(port, received), daemon=True)
-    server.start()
-    time.sleep(0.5)
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
-        app, ids = set_up(var_dir, target)
-        floor_rate = floor(target, args.completions, received)
-        write(app, ids, args.completions)
-        worker = start_worker(var_dir)
-        started = time.perf_counter()
-        memory = drain(received, args.completions, 600, worker)
-        ours_rate = args.completions / (time.perf_counter() - started)
-        delays = latency(app, ids, received, args.latency_samples)
-        worker.terminate()
-        worker.wait()
-    server.terminate()
+        target = Target(var_dir)
+        try:
+            app, ids = set_up(var_dir, target.url)
+            floor_rate = floor(target, args.completions)
+            ours_rate, memory, worker = ours(app, ids, target, var_dir, args.completions)
+            delays = latency(app, ids, target, args.latency_samples)
+            worker.send_signal(signal.SIGINT)
+            worker.wait()
+        finally:
+            target.close()
+    settings = app.extensions["bridge.runtime"].settings
     print(f"completions: {args.completions}")
     print(f"floor (serial requests.Session loop): {floor_rate:8.1f} scores/s")
-    print(f"ours  (bridge worker, 1 process):     {ours_rate:8.1f} scores/s")
+    print(
+        f"ours  (bridge worker, {settings.worker_processes} processes x {settings.worker_threads} threads): "
+        f"{ours_rate:8.1f} scores/s"
+    )
     print(f"ratio ours/floor: {ours_rate / floor_rate:.2f}  (goal >= 1.0)")
-    print("worker RSS MB every 1,000 deliveries: " + ", ".join(f"{m:.0f}" for m in memory))
+    print(
+        "worker RSS MB (all processes) every 1,000 deliveries: "
+        + ", ".join(f"{m:.0f}" for m in memory)
+    )
     print(
         f"event -> score latency over {len(delays)} single completions: "
         f"p50 {statistics.median(delays) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms "

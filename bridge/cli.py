@@ -4,7 +4,6 @@ ones: ``db``, ``setup``, ``serve`` and ``config``."""
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import subprocess
 import sys
@@ -15,11 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from werkzeug.serving import run_simple
 
-from bridge import migrate
+from bridge import migrate, processes
 from bridge.runtime import runtime
 from config import ConfigError, describe
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 SETUP_HOOKS_KEY = "bridge.setup_hooks"
 SECRET_NAMES = {"secret_key", "smtp_password"}
@@ -125,27 +122,13 @@ def serve(host: str | None, port: int | None, with_worker: bool | None) -> None:
 def _start_worker() -> subprocess.Popen[bytes]:
     """The delivery worker as a child process (embedded mode: one command runs everything)."""
     click.echo("  Delivery worker: started beside the web server (`bridge worker`).")
-    command = [sys.executable, "-c", "from bridge.cli import main; main()", "worker"]
-    # Stop the server on SIGTERM as on Ctrl+C, so the worker is stopped with it...
+    # Stop the server on SIGTERM as on Ctrl+C, so the worker is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # ...and if the server dies without a chance to, the kernel stops the worker (Linux).
-    return subprocess.Popen(command, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 - our own interpreter; the hook only calls prctl
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: Ctrl+C and SIGTERM still stop the worker
-        pass
+    return processes.spawn("worker")
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGINT)  # huey finishes the running attempts, then exits
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    processes.stop(worker)
 
 
 def _serve(host: str, port: int) -> None:

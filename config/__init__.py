@@ -85,6 +85,9 @@ class Settings:
     redis_url: str = _doc(
         "Redis URL (scaled mode): the job queue moves from SQLite in var_dir to Redis.", default=""
     )
+    worker_processes: int = _doc(
+        "Processes `bridge worker` runs (each with worker_threads threads).", default=2
+    )
     worker_threads: int = _doc("Delivery threads in each `bridge worker` process.", default=4)
     worker_poll_seconds: float = _doc(
         "Longest pause of an idle worker between looks at the queue.", default=0.25
@@ -216,6 +219,7 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         "http_timeout_seconds",
         "invitation_hours",
         "key_grace_hours",
+        "worker_processes",
         "worker_threads",
         "worker_poll_seconds",
         "delivery_max_attempts",

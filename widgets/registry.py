@@ -31,18 +31,18 @@ CATALOGUE = WidgetCatalogue(
             criteria=(
                 CriterionSpec(
                     "discussion.threads_started",
-                    "Start {count} threads",
+                    "Threads to start: {count}",
                     "discussion.thread_created",
                 ),
                 CriterionSpec(
                     "discussion.peer_replies",
-                    "Reply to peers' posts {count} times",
+                    "Replies to peers' posts: {count}",
                     "discussion.reply_created",
                     peers_only=True,
                 ),
                 CriterionSpec(
                     "discussion.reactions_received",
-                    "Receive {count} reactions from peers",
+                    "Reactions to receive from peers: {count}",
                     "discussion.reaction_given",
                     who=SUBJECT,
                     distinct=PER_OBJECT_AND_ACTOR,
@@ -50,7 +50,7 @@ CATALOGUE = WidgetCatalogue(
                 ),
                 CriterionSpec(
                     "discussion.answers_accepted",
-                    "Have {count} answers accepted",
+                    "Answers to have accepted: {count}",
                     "discussion.answer_accepted",
                     who=SUBJECT,
                     peers_only=True,  # accepting one's own answer earns nothing

@@ -167,6 +167,7 @@ class CompletionEngine:
             counts[spec.key] = len(units)
             chosen = units[: criterion["count"]]
             evidence[spec.key] = {
+                "label": spec.describe(criterion["count"]),  # as asked: "Threads to start: 2"
                 "required": criterion["count"],
                 "reached": len(units),
                 "events": [str(event_id) for event_id, _ in chosen],

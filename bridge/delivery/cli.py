@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from bridge import migrate
+from bridge import migrate, processes
 from bridge.delivery import outbox as outbox_service
 from bridge.delivery.models import OutboxItem, OutboxStatus
 from bridge.delivery.worker import current_jobs
@@ -23,16 +23,33 @@ ledger = AppGroup("ledger", help="The append-only, hash-chained ledger of comple
 @click.option(
     "--threads", type=int, default=None, help="Delivery threads (default: worker_threads)."
 )
+@click.option(
+    "--processes",
+    "count",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes (default: worker_processes).",
+)
 @with_appcontext
-def worker(threads: int | None) -> None:
+def worker(threads: int | None, count: int | None) -> None:
     """Deliver outbox rows until stopped (Ctrl+C or SIGTERM finishes the running attempts)."""
     database = runtime().database
     if migrate.current_revision(database) != migrate.head_revision(database):
         raise click.ClickException("The database is not migrated: run `bridge setup` first.")
     settings = runtime().settings
+    count = count or settings.worker_processes
+    threads = threads or settings.worker_threads
     where = "Redis" if settings.redis_url else f"SQLite ({settings.var_path / 'jobs.db'})"
-    click.echo(f"Delivery worker: queue on {where}, {threads or settings.worker_threads} threads.")
-    current_jobs().run_worker(threads)
+    click.echo(f"Delivery worker: queue on {where}, {count} process(es) x {threads} threads.")
+    extra = [
+        processes.spawn("worker", "--processes", "1", "--threads", str(threads))
+        for _ in range(count - 1)
+    ]
+    try:
+        current_jobs().run_worker(threads)
+    finally:
+        for child in extra:
+            processes.stop(child)
 
 
 @outbox.command("list")

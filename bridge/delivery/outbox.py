@@ -211,6 +211,18 @@ def _items(session: Session, rows: Sequence[OutboxItem]) -> dict[uuid.UUID, Deli
     return items
 
 
+def _described_criteria(entry: LedgerEntry) -> tuple[str, ...]:
+    """The criteria met as learners read them (an AGS comment shows them in the gradebook): the
+    label the entry's evidence recorded, else the key (entries written before labels were)."""
+    evidence = entry.evidence if isinstance(entry.evidence, dict) else {}
+    described = []
+    for key in entry.criteria_met:
+        found = evidence.get(key)
+        label = found.get("label") if isinstance(found, dict) else None
+        described.append(label if isinstance(label, str) and label else key)
+    return tuple(described)
+
+
 def _item(
     row: OutboxItem,
     entry: LedgerEntry,
@@ -225,7 +237,7 @@ def _item(
         kind=entry.kind,
         score=Decimal(entry.score),
         completed=entry.completed,
-        criteria_met=tuple(entry.criteria_met),
+        criteria_met=_described_criteria(entry),
         criteria_total=entry.criteria_total,
         recorded_at=entry.recorded_at,
         attempt=row.attempts,

@@ -30,6 +30,7 @@ from config import Settings
 log = logging.getLogger(__name__)
 QUEUE_NAME = "social-bridge"
 EXTENSION_KEY = "bridge.jobs"
+WAKE_KEY = "bridge_outbox_wake"
 #: Rows one task attempts together: fewer, larger transactions (SQLite has one writer).
 BATCH = 25
 
@@ -94,8 +95,13 @@ class Jobs:
     def record(self, session: Session, entry: LedgerEntry) -> None:
         """Write the entry's outbox rows (same transaction) and wake the worker once committed."""
         ids = outbox.write_rows(session, entry)
-        if ids:
-            after_commit(session, lambda: self.wake(ids))
+        if not ids:
+            return
+        pending = session.info.get(WAKE_KEY)
+        if pending is None:  # one wake-up per transaction, however many entries it wrote
+            pending = session.info[WAKE_KEY] = []
+            after_commit(session, lambda: self.wake(session.info.pop(WAKE_KEY, pending)))
+        pending.extend(ids)
 
     def wake(self, outbox_ids: Iterable[uuid.UUID]) -> None:
         """Enqueue rows just committed; a queue failure only delays them until the next sweep."""

@@ -39,8 +39,8 @@ except ImportError:  # the fixtures skip (or fail) with the reason before any te
 pytestmark = pytest.mark.browser
 
 COMPLETIONS = "/api/v1/completions"
-THREADS = "Start {count} threads"
-REACTIONS = "Receive {count} reactions from peers"
+THREADS = "Threads to start: {count}"
+REACTIONS = "Reactions to receive from peers: {count}"
 FAKE_CHANNEL = "discussion-completion-ui"
 
 
@@ -120,12 +120,12 @@ def test_learner_completes_a_rule_set_with_the_keyboard_and_everyone_sees_where_
         )
         criteria = panel.get_by_role("group", name="Criteria (a learner meets every one chosen)")
         expect(criteria.get_by_role("checkbox")).to_have_count(4)
-        threads = criteria.get_by_role("checkbox", name="Start 1 threads", exact=True)
+        threads = criteria.get_by_role("checkbox", name="Threads to start: 1", exact=True)
         tab_to(ada, threads)
         ada.page.keyboard.press("Space")
         expect(threads).to_be_checked()
         ada.page.keyboard.press("Tab")
-        expect(focused(frame)).to_have_accessible_name("How many for “Start 1 threads”")
+        expect(focused(frame)).to_have_accessible_name("How many for “Threads to start: 1”")
         count = frame.locator(f"#{focused(frame).get_attribute('id')}")
         expect(count).to_have_attribute("type", "number")
         ada.page.keyboard.press("Control+A")
@@ -172,7 +172,7 @@ def test_learner_completes_a_rule_set_with_the_keyboard_and_everyone_sees_where_
         box = frame_a.get_by_role("region", name="Your progress")
         expect(box).to_be_visible()
         expect(box.locator('[data-slot="summary"]')).to_have_text("0 of 2 criteria met.")
-        expect(progress_item(frame_a, THREADS, 1)).to_contain_text("Start 1 threads — 0 of 1")
+        expect(progress_item(frame_a, THREADS, 1)).to_contain_text("Threads to start: 1 — 0 of 1")
         expect(progress_item(frame_a, REACTIONS, 1)).to_contain_text("— 0 of 1")
         expect(box.locator('[data-slot="done"]:visible')).to_have_count(0)
         expect(box.locator('[data-slot="gradebook"]')).to_be_hidden()  # nothing recorded yet
@@ -182,11 +182,13 @@ def test_learner_completes_a_rule_set_with_the_keyboard_and_everyone_sees_where_
         frame_a.get_by_role("button", name="Post thread").click()
         frame_a.locator("#d-thread-title").get_by_text(title, exact=True).wait_for()
         # The page refreshes the thread after posting, and the progress with it.
-        expect(progress_item(frame_a, THREADS, 1)).to_contain_text("Start 1 threads — 1 of 1")
+        expect(progress_item(frame_a, THREADS, 1)).to_contain_text("Threads to start: 1 — 1 of 1")
         expect(progress_item(frame_a, THREADS, 1)).to_contain_text("Done")
         expect(progress_item(frame_a, REACTIONS, 1)).to_contain_text("— 0 of 1")
         expect(box.locator('[data-slot="summary"]')).to_have_text("1 of 2 criteria met.")
-        expect(frame_a.locator("#d-announcer")).to_have_text("Progress: “Start 1 threads” is done.")
+        expect(frame_a.locator("#d-announcer")).to_have_text(
+            "Progress: “Threads to start: 1” is done."
+        )
         # Progress mode: 0.5 is recorded and due to go to the gradebook.
         expect(box.locator('[data-slot="gradebook"]')).to_have_text(
             "Waiting to be sent to your LMS gradebook."
@@ -307,13 +309,13 @@ def test_a_rule_the_api_refuses_shows_its_message_beside_the_form_and_viewers_se
         run_axe(ada, axe_script, "completion form with the API's error")
         shoot_frame(ada, "completion-422-320")
         # Too many for the API: its message names the limit.
-        criteria.get_by_role("checkbox", name="Start 1 threads", exact=True).check()
-        count = criteria.get_by_role("spinbutton", name="How many for “Start 1 threads”")
+        criteria.get_by_role("checkbox", name="Threads to start: 1", exact=True).check()
+        count = criteria.get_by_role("spinbutton", name="How many for “Threads to start: 1”")
         count = frame.locator(f"#{count.get_attribute('id')}")  # its name follows the number
         count.fill("1001")
         save.click()
         expect(message.get_by_role("listitem")).to_have_text(
-            ["“Start 1001 threads”: count must be a whole number from 1 to 1000"]
+            ["“Threads to start: 1001”: count must be a whole number from 1 to 1000"]
         )
         expect(message).to_be_focused()
         # Not a whole number: said before anything is sent.

@@ -66,7 +66,7 @@ class Target:
                 time.sleep(2.5)  # longer than the worker's timeout
                 return self._count("timeout", Response("too late", status=200))
         if self.mode == "slow":
-            time.sleep(0.02)
+            time.sleep(0.05)
         key = request.headers.get("webhook-id", "")
         with self._lock:
             self.received[key] += 1

@@ -269,8 +269,9 @@ class PeerServices:
                 return f"assertion aud {audience!r} is not the token URL"
             if not claims.get("jti") or claims["jti"] in self._jtis:
                 return "assertion jti missing or reused"
-            if not 0 < claims["exp"] - claims["iat"] <= 3600:
-                return "assertion lifetime out of bounds"
+            exp, iat = claims.get("exp"), claims.get("iat")  # the library needs neither
+            if not (isinstance(exp, int) and isinstance(iat, int) and 0 < exp - iat <= 3600):
+                return "assertion lifetime out of bounds (or no exp/iat)"
             self._jtis.add(claims["jti"])
             self.assertions.append({"header": header, "claims": claims})
         return ""

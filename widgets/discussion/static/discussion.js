@@ -1024,7 +1024,7 @@
 
   // -- completion: the learner's progress, the instructor's rule and learners' standing --------
   // Rules and standing come from /api/v1/completions. Criterion labels are templates from the
-  // server ("Start {count} threads"); names are shown as text. Deliveries are the latest ledger
+  // server ("Threads to start: {count}"); names are shown as text. Deliveries are the latest ledger
   // entry's, per target: the learner hears about the gradebook ones only.
   var CSTR = STR.completion;
   var percent = typeof Intl !== "undefined" && Intl.NumberFormat
