@@ -20,6 +20,7 @@ import lti.cli
 import lti.dynamic_registration.views
 import lti.messages
 import lti.nrps
+import lti.sandbox.api
 import lti.sandbox.views
 import lti.services
 import lti.views
@@ -142,6 +143,7 @@ def create_app(
     app.register_blueprint(lti.dynamic_registration.views.bp)
     if settings.sandbox:
         app.register_blueprint(lti.sandbox.views.bp)
+        app.register_blueprint(lti.sandbox.api.bp)
     for command in (
         *bridge_cli.COMMANDS,
         *delivery_cli.COMMANDS,
@@ -151,4 +153,5 @@ def create_app(
     ):
         app.cli.add_command(command)
     register_setup_hook(app, lti.cli.setup_hook)
+    register_setup_hook(app, connectors_cli.setup_hook)  # after lti's: the sandbox is registered
     return app

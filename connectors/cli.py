@@ -23,9 +23,10 @@ from bridge.errors import ConflictError, InvalidInputError, NotFoundError
 from bridge.runtime import runtime
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Deployment, Registration
+from connectors.ags import AGSConnector
 from connectors.base import ConfigError
 from connectors.registry import CONNECTORS, UnknownConnectorError, get_connector
-from lti.cli import cli_errors
+from lti.cli import cli_errors, sandbox_site
 
 connector = AppGroup("connector", help="Delivery targets (LMS gradebook, LRS, webhooks).")
 
@@ -170,6 +171,43 @@ def connector_remove(setting_id: uuid.UUID) -> None:
             )
         session.delete(setting)
     click.secho(f"Removed connector setting {setting_id}.", fg="green")
+
+
+def setup_hook() -> None:
+    """`bridge setup` with the sandbox on: the sandbox's completions go to its gradebook (AGS),
+    so `make run` shows grade sync with no manual step. Only when no AGS target is configured
+    for the sandbox's organisation yet (one switched off is an admin's choice, and stays)."""
+    rt = runtime()
+    if not rt.settings.sandbox:
+        return
+    from lti.sandbox.platform import CLIENT_ID  # noqa: PLC0415 - sandbox only when used
+
+    with rt.database.transaction() as session:
+        registration, _ = _target(session, sandbox_site().issuer, CLIENT_ID, None)
+        configured = session.scalar(
+            select(ConnectorSetting.id).where(
+                ConnectorSetting.organisation_id == registration.organisation_id,
+                ConnectorSetting.connector == AGSConnector.name,
+            )
+        )
+        if configured is not None:
+            click.echo("Sandbox grade sync: an AGS target is already configured; left as it is.")
+            return
+        AGSConnector.validate_config({})
+        session.add(
+            ConnectorSetting(
+                id=uuid.uuid4(),
+                organisation_id=registration.organisation_id,
+                deployment_id=None,
+                connector=AGSConnector.name,
+                enabled=True,
+                kinds=sorted(AGSConnector.capabilities),
+                config={},
+                secrets="",
+                updated_at=utcnow(),
+            )
+        )
+    click.echo("Sandbox grade sync: completions go to the sandbox gradebook (AGS connector on).")
 
 
 COMMANDS = (connector,)

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -26,6 +26,9 @@ from lti.dynamic_registration import invitations
 from lti.dynamic_registration.client import origin
 from lti.services import access_tokens_for
 from lti.tool_document import tool_urls
+
+if TYPE_CHECKING:
+    from lti.sandbox.platform import SandboxSite
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -365,13 +368,19 @@ def sandbox_register() -> None:
     register_sandbox()
 
 
+def sandbox_site() -> SandboxSite:
+    """The sandbox's URLs as `bridge setup` registers them (from the settings, no request)."""
+    from lti.sandbox.platform import SandboxSite  # noqa: PLC0415 - sandbox only when used
+
+    return SandboxSite.build(runtime().settings, _tool_base())
+
+
 def register_sandbox() -> None:
-    from lti.sandbox.platform import SandboxSite, register  # noqa: PLC0415 - sandbox only when used
+    from lti.sandbox.platform import register  # noqa: PLC0415 - sandbox only when used
 
     rt = runtime()
-    site = SandboxSite.build(rt.settings, _tool_base())
     with rt.database.transaction() as session:
-        registration = register(session, rt.box, site)
+        registration = register(session, rt.box, sandbox_site())
         click.echo(
             f"Sandbox LMS registered: issuer {registration.issuer}, client_id {registration.client_id}."
         )

@@ -10,15 +10,18 @@ from typing import Any
 import jwt
 from sqlalchemy.orm import Session
 
+from bridge.runtime import runtime
 from bridge.tenancy import service as tenancy
 from bridge.tenancy.models import Registration
-from bridge.urls import origin_of
+from bridge.urls import origin_of, tool_base_url
 from bridge.vault import SecretBox, get_or_create_secret
 from bridge.widgets import WidgetSpec
 from config import Settings
 from lti import claims
 from lti.keys import generate_rsa_pem, public_jwk_of
 from lti.sandbox.fixtures import SandboxCourse, SandboxUser
+from lti.sandbox.tokens import AGS_SCOPES
+from lti.tool_document import tool_urls
 
 CLIENT_ID = "social-bridge-sandbox"
 DEPLOYMENT_ID = "sandbox-deployment-1"
@@ -51,12 +54,38 @@ class SandboxSite:
         return self.sandbox_url + "/jwks.json"
 
     @property
+    def token_url(self) -> str:
+        return self.sandbox_url + "/token"
+
+    def course_url(self, course: SandboxCourse) -> str:
+        return f"{self.sandbox_url}/courses/{course.key}"
+
+    def lineitems_url(self, course: SandboxCourse) -> str:
+        return self.course_url(course) + "/lineitems"
+
+    def lineitem_url(self, course: SandboxCourse, item_id: str) -> str:
+        return f"{self.lineitems_url(course)}/{item_id}"
+
+    def memberships_url(self, course: SandboxCourse) -> str:
+        return self.course_url(course) + "/memberships"
+
+    @property
+    def tool_jwks_url(self) -> str:
+        """The key set the sandbox registered for the tool (its client assertions' keys)."""
+        return tool_urls(self.tool_url)["jwks"]
+
+    @property
     def tool_login_url(self) -> str:
         return self.tool_url + "/lti/login"
 
     @property
     def tool_launch_url(self) -> str:
         return self.tool_url + "/lti/launch"
+
+
+def current_site() -> SandboxSite:
+    """The sandbox of the current app, as the current request reaches it."""
+    return SandboxSite.build(runtime().settings, tool_base_url())
 
 
 def platform_key(session: Session, box: SecretBox) -> str:
@@ -76,11 +105,13 @@ def register(session: Session, box: SecretBox, site: SandboxSite) -> Registratio
                 name="Sandbox LMS",
                 auth_login_url=site.auth_url,
                 key_set_url=site.jwks_url,
+                auth_token_url=site.token_url,
                 deployment_ids=(DEPLOYMENT_ID,),
                 allowed_origins=(origin_of(site.sandbox_url),),
             ),
         )
     registration.auth_login_url, registration.key_set_url = site.auth_url, site.jwks_url
+    registration.auth_token_url = site.token_url
     registration.allowed_origins = [origin_of(site.sandbox_url)]
     tenancy.activate_deployment(session, registration, DEPLOYMENT_ID)
     return registration
@@ -140,6 +171,22 @@ def id_token_claims(
             "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
         }
     return body
+
+
+def service_claims(site: SandboxSite, course: SandboxCourse, lineitem_id: str) -> dict[str, Any]:
+    """The LTI Advantage services a course launch offers: AGS 2.0 §3.1 (the endpoint claim, with
+    the placement's own line item) and NRPS 2.0 §3.6.1 (the course's membership service)."""
+    return {
+        claims.AGS_ENDPOINT: {
+            "scope": list(AGS_SCOPES),
+            "lineitems": site.lineitems_url(course),
+            "lineitem": site.lineitem_url(course, lineitem_id),
+        },
+        claims.NRPS: {
+            "context_memberships_url": site.memberships_url(course),
+            "service_versions": ["2.0"],
+        },
+    }
 
 
 def sign(private_pem: str, body: dict[str, Any]) -> str:

@@ -1,19 +1,23 @@
-"""Sandbox LMS pages: pick a course, a person and a widget; the platform's OIDC auth endpoint; JWKS."""
+"""Sandbox LMS pages: pick a course, a person and a widget; the platform's OIDC auth endpoint;
+JWKS; each course's gradebook (the scores the tool sent through AGS, see ``api.py``)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from bridge.errors import InvalidInputError
+from bridge.errors import InvalidInputError, NotFoundError
 from bridge.runtime import runtime
-from bridge.urls import origin_of, tool_base_url
+from bridge.urls import origin_of
 from bridge.web import allow_form_action, allow_frame_src, db, set_frame_ancestors
 from bridge.widgets import current_catalogue
+from lti import claims
 from lti.keys import public_jwk_of
-from lti.sandbox import fixtures, platform
+from lti.sandbox import fixtures, grades, platform
+from lti.sandbox.store import SandboxStore
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="../templates")
 HINT_SALT = "social-bridge/sandbox-message-hint"
@@ -21,7 +25,7 @@ HINT_MAX_AGE_SECONDS = 600
 
 
 def site() -> platform.SandboxSite:
-    return platform.SandboxSite.build(runtime().settings, tool_base_url())
+    return platform.current_site()
 
 
 def _hints() -> URLSafeTimedSerializer:
@@ -126,9 +130,13 @@ def auth() -> str:
     widget = current_catalogue().get(hint["widget"])
     if widget is None:
         raise _auth_error("lti_message_hint names an unknown widget.")
-    body = platform.id_token_claims(
-        here, person, fixtures.course(hint["course"]), widget, request.values["nonce"]
-    )
+    course = fixtures.course(hint["course"])
+    body = platform.id_token_claims(here, person, course, widget, request.values["nonce"])
+    if course is not None:  # a course has a gradebook and a roster: offer AGS and NRPS
+        link = body[claims.RESOURCE_LINK]
+        with SandboxStore.of(runtime().settings).change() as state:
+            item_id = grades.ensure_placement_item(state, course.key, link["id"], link["title"])
+        body |= platform.service_claims(here, course, item_id)
     id_token = platform.sign(platform.platform_key(db(), runtime().box), body)
     allow_form_action(origin_of(here.tool_url))
     return render_template(
@@ -143,3 +151,38 @@ def auth() -> str:
 def jwks() -> Response:
     key = public_jwk_of(platform.platform_key(db(), runtime().box))
     return jsonify({"keys": [key]})
+
+
+@bp.get("/courses/<course_key>/gradebook")
+def gradebook(course_key: str) -> str:
+    """What an LMS gradebook shows: per line item and course member, the latest score."""
+    course = fixtures.course(course_key)
+    if course is None:
+        raise NotFoundError("No such sandbox course.", details={"course": course_key})
+    state = SandboxStore.of(runtime().settings).read()
+    columns = [
+        (item, site().lineitem_url(course, item["id"]),
+         [(person, item["scores"].get(person.sub)) for person in fixtures.USERS])
+        for item in grades.find_items(state, course.key, {})
+    ]  # fmt: skip
+    return render_template(
+        "sandbox/gradebook.html",
+        course=course,
+        columns=columns,
+        points=_points,
+        moment=_moment,
+        result_score=grades.result_score,
+    )
+
+
+def _points(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _moment(value: str) -> str:
+    """A score's timestamp in UTC, to the second, for people (the exact value stays in the page's
+    ``datetime`` attribute)."""
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return value
