@@ -19,7 +19,7 @@ PER_OBJECT_AND_ACTOR = "object_actor"  # ...or once per person who acted on it
 @dataclass(frozen=True)
 class CriterionSpec:
     key: str  # stable, namespaced: "discussion.threads_started"
-    label: str  # "Start {count} threads": shown to instructors and learners, sent as comments
+    label: str  # "Threads to start: {count}": shown to instructors and learners, sent as comments
     event: str
     who: str = ACTOR
     distinct: str = PER_OBJECT
