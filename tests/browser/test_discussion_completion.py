@@ -322,7 +322,9 @@ def test_a_rule_the_api_refuses_shows_its_message_beside_the_form_and_viewers_se
         count.fill("0")
         sent = len(ada.requests_to(f"{cross_site.tool_url}{COMPLETIONS}/rules"))
         save.click()
-        expect(message).to_have_text("Enter a whole number of at least 1 for “Threads to start: …”.")
+        expect(message).to_have_text(
+            "Enter a whole number of at least 1 for “Threads to start: …”."
+        )
         expect(message).to_be_focused()
         expect(count).to_have_attribute("aria-invalid", "true")
         assert len(ada.requests_to(f"{cross_site.tool_url}{COMPLETIONS}/rules")) == sent
