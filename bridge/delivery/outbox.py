@@ -112,13 +112,19 @@ def claimable(session: Session, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
 
 
 def claim(
-    session: Session, ids: Sequence[uuid.UUID], lease_seconds: float, box: SecretBox
+    session: Session,
+    ids: Sequence[uuid.UUID],
+    lease_seconds: float,
+    box: SecretBox,
+    dead: list[uuid.UUID] | None = None,
 ) -> list[Claim]:
     """Take those of ``ids`` that are due and not leased, for one attempt each, under a lease.
 
     Under PostgreSQL's row locks the UPDATE re-checks its conditions, so two workers never take
-    the same row; SQLite has one writer at a time.
+    the same row; SQLite has one writer at a time. Rows whose learner or placement was removed
+    are dead-lettered at once and their ids added to ``dead``.
     """
+    dead = [] if dead is None else dead
     now = utcnow()
     taken = (
         session.execute(
@@ -153,10 +159,13 @@ def claim(
             for r in rows
         ],
     )
-    return _claims(session, rows, box)
+    return _claims(session, rows, box, dead)
 
 
-def _claims(session: Session, rows: Sequence[OutboxItem], box: SecretBox) -> list[Claim]:
+def _claims(
+    session: Session, rows: Sequence[OutboxItem], box: SecretBox, dead: list[uuid.UUID]
+) -> list[Claim]:
+    """A claim per row; rows that cannot be sent any more are dead-lettered into ``dead``."""
     settings = {
         s.id: s
         for s in session.scalars(
@@ -168,20 +177,46 @@ def _claims(session: Session, rows: Sequence[OutboxItem], box: SecretBox) -> lis
         for key, setting in settings.items()
     }
     items = _items(session, rows)
-    return [
-        Claim(
-            item=items[row.id],
-            connector=row.connector,
-            config=dict(settings[row.setting_id].config),
-            secrets=secrets[row.setting_id],
-            setting_key=f"{row.setting_id}:{settings[row.setting_id].updated_at.isoformat()}",
+    claims = []
+    for row in rows:
+        item = items.get(row.id)
+        if item is None:
+            _orphaned(session, row)
+            dead.append(row.id)
+            continue
+        setting = settings[row.setting_id]
+        claims.append(
+            Claim(
+                item=item,
+                connector=row.connector,
+                config=dict(setting.config),
+                secrets=secrets[row.setting_id],
+                setting_key=f"{row.setting_id}:{setting.updated_at.isoformat()}",
+            )
         )
-        for row in rows
-    ]
+    return claims
+
+
+def _orphaned(session: Session, row: OutboxItem) -> None:
+    """The learner or placement was removed (e.g. a deletion request): nothing can be sent, and
+    the ledger entry stays. The row is dead-lettered with the reason, the attempt recorded."""
+    reason = "the learner or the placement no longer exists here (personal data removed)"
+    now = utcnow()
+    row.status, row.leased_until, row.last_reason, row.updated_at = (
+        OutboxStatus.DEAD,
+        None,
+        reason,
+        now,
+    )
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.outbox_id == row.id, DeliveryAttempt.number == row.attempts)
+        .values(outcome=AttemptOutcome.REJECTED, finished_at=now, reason=reason)
+    )
 
 
 def _items(session: Session, rows: Sequence[OutboxItem]) -> dict[uuid.UUID, DeliveryItem]:
-    """The delivery items of ``rows``, with four queries whatever their number."""
+    """The delivery items of ``rows`` whose learner and placement still exist (four queries)."""
     entries = {
         e.id: e
         for e in session.scalars(
@@ -207,7 +242,9 @@ def _items(session: Session, rows: Sequence[OutboxItem]) -> dict[uuid.UUID, Deli
     items = {}
     for row in rows:
         entry = entries[row.ledger_id]
-        items[row.id] = _item(row, entry, users[entry.user_id], places[entry.resource_link_id])
+        user, place = users.get(entry.user_id), places.get(entry.resource_link_id)
+        if user is not None and place is not None:  # else removed since: see ``_orphaned``
+            items[row.id] = _item(row, entry, user, place)
     return items
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db import Database, after_commit
 from bridge.delivery import outbox
+from bridge.delivery.models import OutboxStatus
 from bridge.delivery.rules import RetryPolicy
 from bridge.delivery.values import Outcome, RetryLater
 from bridge.ledger.models import LedgerEntry
@@ -135,17 +136,21 @@ class Jobs:
             wanted = outbox.claimable(session, wanted)
         if not wanted:
             return {}
+        dead: list[uuid.UUID] = []
         with self.database.transaction() as session:
-            claims = outbox.claim(session, wanted, self.settings.delivery_lease_seconds, self.box)
+            lease = self.settings.delivery_lease_seconds
+            claims = outbox.claim(session, wanted, lease, self.box, dead)
+        statuses = {str(row_id): OutboxStatus.DEAD for row_id in dead}
         if not claims:
-            return {}
+            return statuses
         results = [(c.item.outbox_id, c.item.attempt, self._send(c)) for c in claims]
         with self.database.transaction() as session:
             settled = outbox.settle(session, results, self.policy)
         for settled_id, found in settled.items():
             if found.retry_in is not None:
                 self._task.schedule(args=([str(settled_id)],), delay=found.retry_in)
-        return {str(settled_id): found.status for settled_id, found in settled.items()}
+        statuses.update({str(settled_id): found.status for settled_id, found in settled.items()})
+        return statuses
 
     def deliver_one(self, outbox_id: str) -> str:
         """``deliver`` for one row: its new status, or why nothing happened."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bridge.completions.models import Completion, CompletionRule
 from bridge.delivery.models import DeliveryAttempt, OutboxItem
 from bridge.ledger.models import LedgerEntry
-from bridge.tenancy.models import Registration
+from bridge.tenancy.models import Registration, User
 from connectors.fake import FakeConnector
 from tests.integration.conftest import sandbox_launch, session_token
 
@@ -243,3 +243,30 @@ def test_dead_letters_are_retried_by_retry_dead(member, runner, db_session, app)
     assert deliver_all(app) == ["delivered"]
     outcomes = db_session.scalars(select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.number))
     assert list(outcomes) == ["retry_later", "rejected", "delivered"]
+
+
+def test_a_learner_removed_before_delivery_dead_letters_the_row_and_keeps_the_ledger(
+    member, runner, db_session, app
+):
+    teacher, ada = member("instructor"), member("learner")
+    add_fake_target(runner, db_session)
+    teacher.call(
+        "PUT", f"{COMPLETIONS}/rules",
+        json={"criteria": [{"key": "discussion.threads_started", "count": 1}]},
+    )  # fmt: skip
+    post_threads(ada, 1)
+    entry = db_session.scalar(select(LedgerEntry))
+    database = app.extensions["bridge.runtime"].database
+    with database.engine.begin() as connection:  # a deletion request, bypassing the usual cascade
+        if database.is_sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        else:
+            connection.exec_driver_sql("SET session_replication_role = replica")
+        connection.execute(delete(User).where(User.id == entry.user_id))
+        if not database.is_sqlite:
+            connection.exec_driver_sql("SET session_replication_role = DEFAULT")
+    assert deliver_all(app) == ["dead"]
+    row = db_session.scalar(select(OutboxItem))
+    assert "no longer exists" in row.last_reason
+    assert FakeConnector.received() == []
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
