@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.db import utcnow
@@ -65,14 +66,7 @@ def entry_hash(entry: LedgerEntry) -> str:
 
 def append(session: Session, entry: LedgerEntry) -> LedgerEntry:
     """Chain ``entry`` after its organisation's head, in the caller's transaction."""
-    head = session.scalar(
-        select(LedgerHead)
-        .where(LedgerHead.organisation_id == entry.organisation_id)
-        .with_for_update()
-    )
-    if head is None:
-        head = LedgerHead(organisation_id=entry.organisation_id, seq=0, hash=GENESIS)
-        session.add(head)
+    head = _locked_head(session, entry.organisation_id)
     entry.id = entry.id or uuid.uuid4()
     entry.seq = head.seq + 1
     entry.prev_hash = head.hash
@@ -82,6 +76,28 @@ def append(session: Session, entry: LedgerEntry) -> LedgerEntry:
     session.add(entry)
     session.flush()
     return entry
+
+
+def _locked_head(session: Session, organisation_id: uuid.UUID) -> LedgerHead:
+    """The organisation's chain head, locked until this transaction ends (created on first use;
+    a concurrent first append waits on the unique key, then takes the other's row)."""
+    query = (
+        select(LedgerHead)
+        .where(LedgerHead.organisation_id == organisation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.scalar(query)
+    if head is not None:
+        return head
+    try:
+        with session.begin_nested():
+            session.add(LedgerHead(organisation_id=organisation_id, seq=0, hash=GENESIS))
+    except IntegrityError:
+        pass
+    head = session.scalar(query)
+    assert head is not None  # noqa: S101 - inserted above, or by the transaction we waited for
+    return head
 
 
 @dataclass(frozen=True)
