@@ -286,7 +286,7 @@ def main() -> None:
             floor_rate = floor(target, args.completions)
             ours_rate, memory, worker = ours(app, ids, target, var_dir, args.completions)
             delays = latency(app, ids, target, args.latency_samples)
-            worker.send_signal(signal.SIGINT)
+            worker.send_signal(signal.SIGTERM)
             worker.wait()
         finally:
             target.close()

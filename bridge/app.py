@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 from flask import Flask
 from flask_babel import Babel
 from flask_caching import Cache
@@ -42,6 +41,7 @@ from bridge.vault import SecretBox
 from config import Settings, load_settings
 from connectors import cli as connectors_cli
 from connectors.base import Runtime as ConnectorRuntime
+from connectors.http import WorkerSession
 from connectors.hub import hub_factory
 from connectors.registry import CONNECTORS
 from widgets.discussion import cli as discussion_cli
@@ -87,7 +87,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
 def _connector_runtime(app: Flask) -> ConnectorRuntime:
     settings: Settings = app.extensions[EXTENSION_KEY].settings
     return ConnectorRuntime(
-        http=requests.Session(),
+        http=WorkerSession(),
         timeout=settings.http_timeout_seconds,
         tokens=lti.services.access_tokens_for(app),
         tool_url=settings.public_url.rstrip("/"),

@@ -7,9 +7,10 @@ lifecycle and :meth:`Database.transaction` for work outside a request.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +104,11 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Re-entrant: a nested transaction in one thread fails in SQLite (busy timeout) as before
+        # instead of waiting here forever.
+        self._writer_turn: AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         # For requests that only read (GET): on SQLite they begin deferred and never queue behind
         # writers. Such a unit of work must not write (a GET changes nothing).
@@ -116,16 +122,22 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A unit of work of its own: committed on success, rolled back on any error."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        """A unit of work of its own: committed on success, rolled back on any error.
+
+        On SQLite, threads of one process take turns here before asking for the write lock:
+        SQLite's own busy handler makes a waiting writer sleep in growing steps, which costs the
+        worker's threads more than the wait itself. (Other processes still wait in SQLite.)
+        """
+        with self._writer_turn:
+            session = self.sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -26,10 +26,10 @@ def _die_with_parent() -> None:
 
 
 def stop(child: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Ask a worker to finish its running attempts (SIGINT), then insist."""
+    """Ask a worker to finish its running attempts (SIGTERM), then insist."""
     if child.poll() is not None:
         return
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signal.SIGTERM)
     try:
         child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

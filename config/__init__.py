@@ -238,12 +238,22 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append("smtp_host: required when mail_backend is smtp")
     if settings.smtp_security not in {"starttls", "tls", "none"}:
         problems.append(f"smtp_security: starttls, tls or none, got {settings.smtp_security!r}")
+    _validate_delivery(settings, problems)
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        problems.append(f"log_level: unknown level {settings.log_level!r}")
+
+
+def _validate_delivery(settings: Settings, problems: list[str]) -> None:
+    if settings.delivery_lease_seconds <= 4 * settings.http_timeout_seconds:
+        problems.append(
+            "delivery_lease_seconds: must be more than 4 x http_timeout_seconds "
+            f"({settings.delivery_lease_seconds} <= 4 x {settings.http_timeout_seconds}): a worker "
+            "must finish an attempt (a token request and a score) well within its hold on the row"
+        )
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in {"redis", "rediss"}:
         problems.append(
             f"redis_url: must start with redis:// or rediss://, got {settings.redis_url!r}"
         )
-    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        problems.append(f"log_level: unknown level {settings.log_level!r}")
 
 
 def _read_secret_file(values: dict[str, Any], problems: list[str]) -> None:

@@ -238,9 +238,14 @@ def platform_show(issuer: str, client_id: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @cli_errors
 def platform_remove(issuer: str, client_id: str | None, yes: bool) -> None:
-    """Remove a registration and its deployments (launches from it stop working)."""
+    """Remove a registration and its deployments (launches from it stop working).
+
+    Refused once its deployments have completion records (completions, ledger entries, outbox
+    rows): they are the compliance record and stay.
+    """
     with runtime().database.transaction() as session:
         registration = _find(session, issuer, client_id)
+        tenancy.check_removable(session, registration)  # before asking, not after
         if not yes:
             click.confirm(
                 f"Remove {registration.issuer} (client_id {registration.client_id}) and its deployments?",

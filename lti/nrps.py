@@ -23,6 +23,7 @@ import requests
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from bridge.db import after_commit
 from bridge.delivery.worker import current_jobs
 from bridge.errors import BridgeError
 from bridge.runtime import EXTENSION_KEY, Runtime
@@ -274,8 +275,12 @@ def sync_soon(rt: Runtime, session: Session, context_id: uuid.UUID) -> None:
     marker = f"bridge:roster-sync:{context_id}"
     if rt.cache.get(marker):
         return
-    rt.cache.set(marker, 1, timeout=SYNC_INTERVAL_SECONDS)
-    current_jobs().enqueue_after_commit(session, SYNC_JOB, str(context_id))
+
+    def queue() -> None:  # only once the launch is recorded: a rolled-back one asks nothing
+        rt.cache.set(marker, 1, timeout=SYNC_INTERVAL_SECONDS)
+        current_jobs().enqueue(SYNC_JOB, str(context_id))
+
+    after_commit(session, queue)
 
 
 def roster_job(app: Flask) -> Callable[[str], str]:

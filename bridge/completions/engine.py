@@ -8,7 +8,7 @@ outbox rows exist exactly when the post (reaction, accepted answer...) that earn
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from bridge.db import utcnow
 from bridge.events import ActivityEvent
 from bridge.ledger import service as ledger
 from bridge.ledger.models import LedgerEntry
-from bridge.tenancy.models import Membership
+from bridge.tenancy.models import Membership, ResourceLink
 from bridge.tenancy.rules import Access
 
 EXTENSION_KEY = "bridge.completions"
@@ -50,6 +50,15 @@ class Where:
         )
 
 
+def lock_placement(session: Session, resource_link_id: uuid.UUID) -> None:
+    """Serialise rule changes and evaluations in one placement until this transaction ends
+    (PostgreSQL row lock; SQLite's write transaction already serialises everything). Without it,
+    an event committing while a new rule version is saved is evaluated against the old one."""
+    session.execute(
+        select(ResourceLink.id).where(ResourceLink.id == resource_link_id).with_for_update()
+    )
+
+
 def current_rule(session: Session, resource_link_id: uuid.UUID) -> CompletionRule | None:
     return session.scalar(
         select(CompletionRule)
@@ -72,32 +81,47 @@ class CompletionEngine:
     def on_event(self, session: Session, event: ActivityEvent) -> None:
         if event.name not in self._events:
             return
+        lock_placement(session, event.resource_link_id)
         rule = current_rule(session, event.resource_link_id)
-        if rule is None or not rule.criteria:
-            return
-        if not any(self._criteria[c["key"]].event == event.name for c in rule.criteria):
+        if rule is None or not any(
+            (spec := self._criteria.get(c["key"])) is not None and spec.event == event.name
+            for c in rule.criteria
+        ):
             return
         session.flush()  # the event itself counts
-        for user_id in {event.actor_id, event.subject_id} - {None}:
-            self.evaluate(session, rule, Where.of(event), user_id)  # type: ignore[arg-type]
+        users = {event.actor_id, event.subject_id} - {None}
+        self.evaluate(session, rule, Where.of(event), users)  # type: ignore[arg-type]
 
     def evaluate(
-        self, session: Session, rule: CompletionRule, where: Where, user_id: uuid.UUID
-    ) -> LearnerProgress | None:
-        """Bring one learner's standing up to date; None when the user is not a learner here."""
-        if not _is_learner(session, where.context_id, user_id):
-            return None
-        progress = _locked_progress(session, rule, user_id)
-        if progress.completed_at is not None:
-            return progress
-        counts, evidence = self._count(session, rule, where.resource_link_id, user_id)
+        self, session: Session, rule: CompletionRule, where: Where, user_ids: Iterable[uuid.UUID]
+    ) -> None:
+        """Bring these users' standing up to date (learners only), in the caller's transaction.
+
+        The caller holds the placement's lock (:func:`lock_placement`). Every learner's progress
+        row is locked first, in id order, and ledger entries are appended last: transactions
+        that lock in the same order never wait on each other in a cycle.
+        """
+        learners = [
+            user_id
+            for user_id in sorted(set(user_ids), key=str)
+            if _is_learner(session, where.context_id, user_id)
+            and not _completed_earlier(session, rule, user_id)
+        ]
+        locked = [_locked_progress(session, rule, user_id) for user_id in learners]
+        for progress in locked:
+            if progress.completed_at is None:
+                self._update(session, rule, where, progress)
+
+    def _update(
+        self, session: Session, rule: CompletionRule, where: Where, progress: LearnerProgress
+    ) -> None:
+        counts, evidence = self._count(session, rule, where.resource_link_id, progress.user_id)
         now = rules.standing(rule.criteria, counts, rule.score_mode)
         due = rules.should_record(progress.met, now, rule.score_mode, completed=False)
         progress.counts, progress.met = counts, list(now.met)
         progress.score, progress.updated_at = str(now.score), utcnow()
         if due:
             self._record(session, rule, where, progress=progress, now=now, evidence=evidence)
-        return progress
 
     def _record(
         self,
@@ -211,6 +235,21 @@ def _score_time(session: Session, progress_id: uuid.UUID) -> datetime:
     if previous is not None and now < previous + MIN_SCORE_SPACING:
         return previous + MIN_SCORE_SPACING
     return now
+
+
+def _completed_earlier(session: Session, rule: CompletionRule, user_id: uuid.UUID) -> bool:
+    """A learner who completed an earlier version keeps that completion: a new version never
+    sends them a lower score (the gradebook would replace 1.0 with a fraction)."""
+    found = session.scalar(
+        select(Completion.id)
+        .where(
+            Completion.resource_link_id == rule.resource_link_id,
+            Completion.user_id == user_id,
+            Completion.rule_version < rule.version,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _is_learner(session: Session, context_id: uuid.UUID, user_id: uuid.UUID) -> bool:

@@ -52,6 +52,7 @@ class StandingOut(Schema):
     met = fields.List(fields.String())
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     completed_at = fields.DateTime(allow_none=True)
+    completed_version = fields.Integer(allow_none=True)  # the rule version completed
     deliveries = fields.List(fields.Nested(DeliveryOut))
 
 

@@ -6,14 +6,15 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from bridge.completions import rules
-from bridge.completions.engine import CompletionEngine, Where, current_rule
-from bridge.completions.models import CompletionRule, LearnerProgress
+from bridge.completions.engine import CompletionEngine, Where, current_rule, lock_placement
+from bridge.completions.models import Completion, CompletionRule, LearnerProgress
 from bridge.delivery.models import OutboxItem
 from bridge.errors import ForbiddenError
+from bridge.events import ActivityEvent
 from bridge.ledger.models import LedgerEntry
 from bridge.tenancy.models import Membership, ResourceLink, User
 from bridge.tenancy.rules import Access
@@ -60,6 +61,7 @@ class CompletionService:
         self._require_moderator()
         cleaned = rules.check_criteria(criteria, self._engine.criteria, self._widget())
         mode = rules.check_score_mode(score_mode)
+        lock_placement(self._session, self._scope.resource_link_id)  # versions and events wait
         current = current_rule(self._session, self._scope.resource_link_id)
         if current and current.criteria == cleaned and current.score_mode == mode:
             return self.rules()
@@ -79,9 +81,17 @@ class CompletionService:
             self._scope.context_id,
             self._scope.resource_link_id,
         )
-        for user_id in self._learner_ids():
-            self._engine.evaluate(self._session, rule, where, user_id)
+        self._engine.evaluate(self._session, rule, where, self._active_user_ids())
         return self.rules()
+
+    def _active_user_ids(self) -> set[uuid.UUID]:
+        """Everyone with activity in this placement: only they can have met anything yet."""
+        placement = ActivityEvent.resource_link_id == self._scope.resource_link_id
+        actors = select(ActivityEvent.actor_id).where(placement)
+        subjects = select(ActivityEvent.subject_id).where(
+            placement, ActivityEvent.subject_id.is_not(None)
+        )
+        return set(self._session.scalars(union(actors, subjects)))
 
     def _learner_ids(self) -> list[uuid.UUID]:
         return list(
@@ -117,32 +127,50 @@ class CompletionService:
             )
             .where(User.id.in_(user_ids))
         ).all()
-        deliveries = self._deliveries(rule, user_ids)
+        deliveries = self._deliveries(user_ids)
+        earlier = self._completions(user_ids)
         rows = []
         for user, progress in sorted(found, key=lambda r: r[0].name.lower()):
+            done = progress is not None and progress.completed_at is not None
+            kept = None if done else earlier.get(user.id)  # completed an earlier version
             rows.append(
                 {
                     "user_id": str(user.id),
                     "name": user.name or user.email or "Learner",
-                    "score": progress.score if progress else "0",
+                    "score": "1" if kept else (progress.score if progress else "0"),
                     "met": list(progress.met) if progress else [],
                     "counts": dict(progress.counts) if progress else {},
-                    "completed_at": progress.completed_at if progress else None,
+                    "completed_at": kept.completed_at
+                    if kept
+                    else (progress and progress.completed_at),
+                    "completed_version": kept.rule_version
+                    if kept
+                    else (rule.version if done else None),
                     "deliveries": deliveries.get(user.id, []),
                 }
             )
         return rows
 
-    def _deliveries(
-        self, rule: CompletionRule, user_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, list[dict[str, Any]]]:
-        """The latest ledger entry's delivery state per target, per learner."""
+    def _completions(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Completion]:
+        """Each learner's latest completion in this placement, whatever the rule version."""
+        found = self._session.scalars(
+            select(Completion)
+            .where(
+                Completion.resource_link_id == self._scope.resource_link_id,
+                Completion.user_id.in_(user_ids),
+            )
+            .order_by(Completion.rule_version)
+        )
+        return {completion.user_id: completion for completion in found}
+
+    def _deliveries(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        """The latest ledger entry's delivery state per target, per learner (any rule version)."""
         result = self._session.execute(
             select(LedgerEntry.user_id, LedgerEntry.seq, OutboxItem)
             .join(OutboxItem, OutboxItem.ledger_id == LedgerEntry.id)
             .where(
                 LedgerEntry.organisation_id == self._scope.organisation_id,
-                LedgerEntry.rule_id == rule.id,
+                LedgerEntry.resource_link_id == self._scope.resource_link_id,
                 LedgerEntry.user_id.in_(user_ids),
             )
             .order_by(LedgerEntry.seq)
@@ -154,6 +182,9 @@ class CompletionService:
                 "status": item.status,
                 "attempts": item.attempts,
                 "delivered_at": item.delivered_at,
-                "last_reason": item.last_reason if item.status != "delivered" else "",
+                # the target's own words stay with instructors (they may quote its error page)
+                "last_reason": item.last_reason
+                if item.status != "delivered" and self._scope.access.can_moderate
+                else "",
             }
         return {user_id: list(by.values()) for user_id, by in latest.items()}

@@ -32,7 +32,8 @@ ledger = AppGroup("ledger", help="The append-only, hash-chained ledger of comple
 )
 @with_appcontext
 def worker(threads: int | None, count: int | None) -> None:
-    """Deliver outbox rows until stopped (Ctrl+C or SIGTERM finishes the running attempts)."""
+    """Deliver outbox rows until stopped (SIGTERM lets running attempts finish; Ctrl+C stops
+    at once, and the interrupted rows are sent again once their lease ends)."""
     database = runtime().database
     if migrate.current_revision(database) != migrate.head_revision(database):
         raise click.ClickException("The database is not migrated: run `bridge setup` first.")
@@ -95,7 +96,8 @@ def outbox_retry(ids: tuple[uuid.UUID, ...]) -> None:
     missing = set(ids) - set(touched)
     if missing:
         click.secho(
-            "Not found or already delivered: " + ", ".join(map(str, sorted(missing, key=str))),
+            "Not found, already delivered, or being sent right now: "
+            + ", ".join(map(str, sorted(missing, key=str))),
             fg="yellow",
             err=True,
         )
@@ -113,13 +115,50 @@ def outbox_retry_dead() -> None:
     _wake(touched)
 
 
+def _checkpoint(
+    _context: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> list[ledger_service.Checkpoint]:
+    checkpoints = []
+    for value in values:
+        try:
+            organisation, seq, digest = value.split(":")
+            checkpoints.append(ledger_service.Checkpoint(uuid.UUID(organisation), int(seq), digest))
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not ORGANISATION:SEQ:HASH", param_hint="--checkpoint"
+            ) from None
+    return checkpoints
+
+
 @ledger.command("verify")
-def ledger_verify() -> None:
-    """Recompute every hash chain; exit 1 naming the first entry of each broken chain."""
-    with runtime().database.transaction() as session:
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    callback=_checkpoint,
+    metavar="ORGANISATION:SEQ:HASH",
+    help="A head recorded by an earlier run: that entry must still have that hash (repeatable).",
+)
+def ledger_verify(checkpoints: list[ledger_service.Checkpoint]) -> None:
+    """Recompute every hash chain; exit 1 naming the first entry of each broken chain.
+
+    Prints each organisation's head: recorded outside the database and passed back with
+    --checkpoint, it exposes a rewrite that recomputed the hashes after it.
+    """
+    # One consistent snapshot: writers go on meanwhile (SQLite WAL, PostgreSQL REPEATABLE READ),
+    # and what they commit is neither waited for nor half seen.
+    with runtime().database.read_sessions() as session:
+        ledger_service.begin_snapshot(session)
         total = ledger_service.count_entries(session)
         with click.progressbar(length=total, label="Verifying ledger", show_pos=True) as bar:
-            problems = ledger_service.verify(session, on_entry=lambda: bar.update(1))
+            checks = ledger_service.check_chains(
+                session, on_entry=lambda: bar.update(1), checkpoints=checkpoints
+            )
+    for check in checks:
+        if check.problem is None:
+            head = check.head
+            click.echo(f"organisation {head.organisation_id}: {head.seq} entries, head {head.hash}")
+    problems = [check.problem for check in checks if check.problem is not None]
     if problems:
         for problem in problems:
             entry = f"entry {problem.entry_id} " if problem.entry_id else ""

@@ -39,7 +39,7 @@ from bridge.delivery.values import (
 )
 from bridge.ledger.models import LedgerEntry
 from bridge.tenancy.models import Context, Deployment, Registration, ResourceLink, User
-from bridge.vault import SecretBox
+from bridge.vault import SecretBox, SecretBoxError
 
 
 def effective_settings(
@@ -165,49 +165,64 @@ def claim(
 def _claims(
     session: Session, rows: Sequence[OutboxItem], box: SecretBox, dead: list[uuid.UUID]
 ) -> list[Claim]:
-    """A claim per row; rows that cannot be sent any more are dead-lettered into ``dead``."""
+    """A claim per row; rows that cannot be sent (see ``_unsendable``) are dead-lettered with
+    their reason and their ids added to ``dead``."""
     settings = {
         s.id: s
         for s in session.scalars(
             select(ConnectorSetting).where(ConnectorSetting.id.in_({r.setting_id for r in rows}))
         )
     }
-    secrets = {
-        key: json.loads(box.decrypt(setting.secrets)) if setting.secrets else {}
-        for key, setting in settings.items()
-    }
+    secrets = {key: _secrets(box, setting) for key, setting in settings.items()}
     items = _items(session, rows)
     claims = []
     for row in rows:
-        item = items.get(row.id)
-        if item is None:
-            _orphaned(session, row)
+        setting, item = settings[row.setting_id], items.get(row.id)
+        reason = _unsendable(setting, secrets[row.setting_id], item)
+        if reason or item is None:
+            _dead_letter(session, row, reason)
             dead.append(row.id)
             continue
-        setting = settings[row.setting_id]
         claims.append(
             Claim(
                 item=item,
                 connector=row.connector,
                 config=dict(setting.config),
-                secrets=secrets[row.setting_id],
+                secrets=secrets[row.setting_id] or {},
                 setting_key=f"{row.setting_id}:{setting.updated_at.isoformat()}",
             )
         )
     return claims
 
 
-def _orphaned(session: Session, row: OutboxItem) -> None:
-    """The learner or placement was removed (e.g. a deletion request): nothing can be sent, and
-    the ledger entry stays. The row is dead-lettered with the reason, the attempt recorded."""
-    reason = "the learner or the placement no longer exists here (personal data removed)"
+def _secrets(box: SecretBox, setting: ConnectorSetting) -> dict[str, Any] | None:
+    """The setting's secrets; None when they cannot be decrypted (only its own rows suffer)."""
+    if not setting.secrets:
+        return {}
+    try:
+        return json.loads(box.decrypt(setting.secrets))
+    except (SecretBoxError, ValueError):
+        return None
+
+
+def _unsendable(
+    setting: ConnectorSetting, secrets: dict[str, Any] | None, item: DeliveryItem | None
+) -> str:
+    if not setting.enabled:
+        return "the target was switched off (bridge connector set ... --disable)"
+    if secrets is None:
+        return "the target's secrets cannot be decrypted (was the secret key changed?)"
+    if item is None:
+        return "the learner or the placement no longer exists here (personal data removed)"
+    return ""
+
+
+def _dead_letter(session: Session, row: OutboxItem, reason: str) -> None:
+    """Nothing can be sent for this row now: dead-letter it with the reason (``bridge outbox
+    retry-dead`` sends it once the cause is fixed), and close its attempt."""
     now = utcnow()
-    row.status, row.leased_until, row.last_reason, row.updated_at = (
-        OutboxStatus.DEAD,
-        None,
-        reason,
-        now,
-    )
+    row.status, row.leased_until, row.last_reason = OutboxStatus.DEAD, None, reason
+    row.updated_at = now
     session.execute(
         update(DeliveryAttempt)
         .where(DeliveryAttempt.outbox_id == row.id, DeliveryAttempt.number == row.attempts)
@@ -243,7 +258,7 @@ def _items(session: Session, rows: Sequence[OutboxItem]) -> dict[uuid.UUID, Deli
     for row in rows:
         entry = entries[row.ledger_id]
         user, place = users.get(entry.user_id), places.get(entry.resource_link_id)
-        if user is not None and place is not None:  # else removed since: see ``_orphaned``
+        if user is not None and place is not None:  # else removed since: dead-lettered
             items[row.id] = _item(row, entry, user, place)
     return items
 
@@ -397,6 +412,8 @@ def retry(
     now = utcnow()
     touched = []
     for row in session.scalars(query.with_for_update()):
+        if row.leased_until is not None and row.leased_until > now:
+            continue  # a worker is sending it right now: a second attempt would race it
         if row.status == OutboxStatus.DEAD:
             row.status, row.round_start = OutboxStatus.PENDING, row.attempts
         row.next_attempt_at, row.leased_until, row.updated_at = now, None, now

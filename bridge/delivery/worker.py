@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -140,10 +141,13 @@ class Jobs:
         with self.database.transaction() as session:
             lease = self.settings.delivery_lease_seconds
             claims = outbox.claim(session, wanted, lease, self.box, dead)
+        # Stop sending while the lease still covers a slow attempt: past it, the sweeper hands
+        # the rows to another worker, and both would send them.
+        send_until = time.monotonic() + lease - 3 * self.settings.http_timeout_seconds
         statuses = {str(row_id): OutboxStatus.DEAD for row_id in dead}
         if not claims:
             return statuses
-        results = [(c.item.outbox_id, c.item.attempt, self._send(c)) for c in claims]
+        results = [(c.item.outbox_id, c.item.attempt, self._send(c, send_until)) for c in claims]
         with self.database.transaction() as session:
             settled = outbox.settle(session, results, self.policy)
         for settled_id, found in settled.items():
@@ -156,7 +160,9 @@ class Jobs:
         """``deliver`` for one row: its new status, or why nothing happened."""
         return self.deliver([outbox_id]).get(outbox_id, "not due")
 
-    def _send(self, claim: outbox.Claim) -> Outcome:
+    def _send(self, claim: outbox.Claim, send_until: float) -> Outcome:
+        if time.monotonic() > send_until:
+            return RetryLater("not sent: the batch ran out of time before this row", 0)
         try:
             return self.deliverer().deliver(claim)
         except Exception as error:  # a connector must not raise; if one does, try again later
@@ -164,7 +170,9 @@ class Jobs:
             return RetryLater(f"unexpected error: {type(error).__name__}")
 
     def run_worker(self, threads: int | None = None) -> None:
-        """Consume until SIGINT/SIGTERM, with the sweeper beside the consumer."""
+        """Consume until stopped, with the sweeper beside the consumer: SIGTERM lets running
+        attempts finish; SIGINT (Ctrl+C) stops at once (their rows are picked up again when
+        their lease ends)."""
         stop = threading.Event()
         sweeper = threading.Thread(target=self._sweep_forever, args=(stop,), daemon=True)
         sweeper.start()
@@ -176,6 +184,7 @@ class Jobs:
             backoff=1.5,
             max_delay=self.settings.worker_poll_seconds,
             scheduler_interval=1,
+            graceful_signal="TERM",  # service managers stop with SIGTERM: finish the attempts
         )
         try:
             consumer.run()

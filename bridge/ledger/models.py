@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.db import Base, UTCDateTime, UUIDPrimaryKey
@@ -19,7 +19,11 @@ class LedgerEntry(UUIDPrimaryKey, Base):
     names and emails stay in the tenancy tables, so a deletion request leaves the chain whole."""
 
     __tablename__ = "ledger_entry"
-    __table_args__ = (UniqueConstraint("organisation_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "seq"),
+        # a learner's previous entry in a placement (score timestamps stay a second apart)
+        Index("ix_ledger_entry_progress_recorded", "progress_id", "recorded_at"),
+    )
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     seq: Mapped[int] = mapped_column(Integer)

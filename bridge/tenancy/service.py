@@ -11,14 +11,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from bridge.completions.models import Completion
 from bridge.db import utcnow
+from bridge.delivery.models import OutboxItem
 from bridge.errors import ConflictError, InvalidInputError, NotFoundError
 from bridge.launch import Launch
+from bridge.ledger.models import LedgerEntry
 from bridge.tenancy.models import (
     ID_LENGTH,
     Context,
@@ -146,9 +150,75 @@ def get_registration(session: Session, registration_id: uuid.UUID) -> Registrati
     return registration
 
 
+@dataclass(frozen=True)
+class CompletionRecords:
+    """What a registration's deployments have on record: the compliance trail of completions."""
+
+    completions: int
+    ledger_entries: int
+    outbox_rows: int
+
+    def __bool__(self) -> bool:
+        return any((self.completions, self.ledger_entries, self.outbox_rows))
+
+
+def completion_records(session: Session, registration: Registration) -> CompletionRecords:
+    deployments = select(Deployment.id).where(Deployment.registration_id == registration.id)
+
+    def count(column: Any) -> int:
+        query = select(func.count()).where(column.in_(deployments))
+        return session.scalar(query) or 0
+
+    return CompletionRecords(
+        completions=count(Completion.deployment_id),
+        ledger_entries=count(LedgerEntry.deployment_id),
+        outbox_rows=count(OutboxItem.deployment_id),
+    )
+
+
+def check_removable(session: Session, registration: Registration) -> None:
+    """Refuse to remove a registration whose deployments have completion records.
+
+    Deleting its deployments would cascade its completions (through their resource links) and
+    the outbox rows of deployment-level targets away, and fail on those of organisation-wide
+    targets (``outbox_item.deployment_id`` has no ON DELETE): the compliance record must stay.
+    """
+    records = completion_records(session, registration)
+    if records:
+        raise _has_records(registration, records)
+
+
 def remove_registration(session: Session, registration: Registration) -> None:
-    session.delete(registration)
-    session.flush()
+    """Remove a registration and its deployments, unless they have completion records."""
+    check_removable(session, registration)
+    try:
+        with session.begin_nested():
+            session.delete(registration)
+    except IntegrityError as exc:  # rows written since the check, or a table it does not count
+        raise _has_records(registration, completion_records(session, registration)) from exc
+
+
+def _has_records(registration: Registration, records: CompletionRecords) -> ConflictError:
+    counted = ", ".join(
+        f"{number} {one if number == 1 else many}"
+        for number, one, many in (
+            (records.completions, "completion", "completions"),
+            (records.ledger_entries, "ledger entry", "ledger entries"),
+            (records.outbox_rows, "outbox row", "outbox rows"),
+        )
+        if number
+    )
+    return ConflictError(
+        f"{registration.issuer} (client_id {registration.client_id}) has completion records"
+        f" ({counted or 'rows that refer to its deployments'}) and cannot be removed: they are"
+        " the compliance record of its learners' completions.",
+        code="registration_has_records",
+        details={
+            "completions": records.completions,
+            "ledger_entries": records.ledger_entries,
+            "outbox_rows": records.outbox_rows,
+        },
+    )
 
 
 def find_deployment(

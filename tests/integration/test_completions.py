@@ -200,10 +200,16 @@ def test_changing_rules_adds_a_version_and_keeps_earlier_completions(member, run
     assert teacher.call("PUT", f"{COMPLETIONS}/rules", json=two).get_json()["version"] == 2
     assert teacher.call("PUT", f"{COMPLETIONS}/rules", json=two).get_json()["version"] == 2
     post_threads(ada, 1)
-    versions = sorted(db_session.scalars(select(Completion.rule_version)))
-    assert versions == [1, 2]
+    # Ada keeps her version-1 completion: a new version never sends her a lower score.
+    assert sorted(db_session.scalars(select(Completion.rule_version))) == [1]
+    assert db_session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
     learners = teacher.call("GET", f"{COMPLETIONS}/learners").get_json()["learners"]
-    assert [row["completed_at"] is not None for row in learners] == [True]
+    assert [(row["completed_at"] is not None, row["completed_version"]) for row in learners] == [
+        (True, 1)
+    ]
+    lin = member("learner2")  # a learner who had not completed works to the new version
+    post_threads(lin, 2)
+    assert sorted(db_session.scalars(select(Completion.rule_version))) == [1, 2]
 
 
 def test_the_ledger_verifies_and_a_tampered_row_is_named(member, runner, db_session, app):

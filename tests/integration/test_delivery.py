@@ -32,7 +32,7 @@ FAST_RETRIES = {
     "http_timeout_seconds": 1,
     "delivery_backoff_seconds": 0.2,
     "delivery_backoff_max_seconds": 1,
-    "delivery_lease_seconds": 3,
+    "delivery_lease_seconds": 5,
     "sweep_seconds": 1,
 }
 

@@ -48,7 +48,7 @@ TEACHER = {"user_id": "gs-teacher-1", "roles": [INSTRUCTOR], "name": "Tess Teach
 STUDENT = {"user_id": "gs-learner-1", "roles": [LEARNER], "name": "Lou Learner"}
 #: Short waits: a retry (if any) comes within a second, and an idle worker looks often.
 FAST = {
-    "http_timeout_seconds": 5,
+    "http_timeout_seconds": 2,
     "delivery_backoff_seconds": 0.2,
     "delivery_backoff_max_seconds": 1,
     "delivery_lease_seconds": 10,
