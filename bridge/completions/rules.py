@@ -29,7 +29,9 @@ def check_criteria(
 ) -> list[dict[str, int | str]]:
     """The criteria an instructor asked for, normalised; every problem listed at once."""
     if not isinstance(raw, list) or not raw:
-        raise InvalidInputError("Choose at least one criterion.", details={"field": "criteria"})
+        raise InvalidInputError(
+            "Choose at least one criterion.", code=RULE_ERROR, details={"field": "criteria"}
+        )
     problems: list[str] = []
     seen: set[str] = set()
     cleaned: list[dict[str, int | str]] = []

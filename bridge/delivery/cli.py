@@ -74,6 +74,8 @@ def outbox_list(status: str | None, limit: int) -> None:
         for row in rows:
             when = row.delivered_at or row.next_attempt_at
             answer = f"HTTP {row.last_status} " if row.last_status else ""
+            if row.last_reason.startswith("HTTP"):  # the reason already names the status
+                answer = ""
             click.echo(
                 f"{row.id}  {row.connector:<8} {row.status:<9} attempts={row.attempts:<3} "
                 f"{when:%Y-%m-%d %H:%M:%S}  {answer}{row.last_reason[:100]}"
