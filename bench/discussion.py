@@ -6,7 +6,8 @@ thread with 20 replies) are served by gunicorn with 2 workers and loaded by ``wr
 concurrent connections over loopback. The FLOOR is the same Flask app, in the same gunicorn set-up,
 answering a precomputed body of the same size at a route of its own: what the framework, server
 and client cost with no work at all. The script prints requests per second and p95 latency for
-each, and the ratio ours/floor. Performance is measured here, never asserted.
+each, and the ratio ours/floor. Performance is measured here, never asserted. ``--rounds N``
+interleaves N ours-then-floor measurements per endpoint and prints medians, for a shared machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,6 +186,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8, help="load duration per measurement")
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--replies", type=int, default=REPLIES)
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="measure ours then floor this many times per endpoint, interleaved; print medians "
+        "(steadier figures on a machine shared with other work)",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian: apt-get install wrk; `make bench` installs it)")
@@ -215,23 +222,41 @@ def main() -> int:
         server = start_gunicorn(workdir, env, port, bodies)
         script = workdir / "p95.lua"
         script.write_text(WRK_LUA)
-        results = {}
+        rounds: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
+            name: [] for name in paths
+        }
         try:
-            for name, path in paths.items():
+            for path in paths.values():
                 wrk(f"http://127.0.0.1:{port}{path}", token, 2, script)  # warm-up
-                results[name] = (wrk(f"http://127.0.0.1:{port}{path}", token, args.seconds, script),
-                                 wrk(f"http://127.0.0.1:{port}/bench-floor/{name}", token, args.seconds, script))  # fmt: skip
+            for _ in range(args.rounds):
+                for name, path in paths.items():
+                    rounds[name].append((wrk(f"http://127.0.0.1:{port}{path}", token, args.seconds, script),
+                                         wrk(f"http://127.0.0.1:{port}/bench-floor/{name}", token, args.seconds, script)))  # fmt: skip
         finally:
             server.terminate()
             server.wait(timeout=10)
-    print(f"gunicorn 2 workers, wrk {CONNECTIONS} connections, {args.seconds} s each, SQLite")
+    results = {
+        name: (
+            (statistics.median(o[0] for o, _ in runs), statistics.median(o[1] for o, _ in runs)),
+            (statistics.median(f[0] for _, f in runs), statistics.median(f[1] for _, f in runs)),
+            statistics.median(o[0] / f[0] for o, f in runs),
+        )
+        for name, runs in rounds.items()
+    }
+    medians = f", medians of {args.rounds} interleaved rounds" if args.rounds > 1 else ""
+    print(
+        f"gunicorn 2 workers, wrk {CONNECTIONS} connections, {args.seconds} s each, SQLite{medians}"
+    )
     print(
         f"{'endpoint':<10}{'ours req/s':>12}{'p95 ms':>9}{'floor req/s':>13}{'p95 ms':>9}{'ratio':>8}"
     )
-    for name, ((ours, ours_p95), (floor, floor_p95)) in results.items():
+    for name, ((ours, ours_p95), (floor, floor_p95), ratio) in results.items():
         print(
-            f"{name:<10}{ours:>12.1f}{ours_p95:>9.1f}{floor:>13.1f}{floor_p95:>9.1f}{ours / floor:>8.2f}"
+            f"{name:<10}{ours:>12.1f}{ours_p95:>9.1f}{floor:>13.1f}{floor_p95:>9.1f}{ratio:>8.2f}"
         )
+    if args.rounds > 1:
+        for name, runs in rounds.items():
+            print(f"{name} ratio per round: " + " ".join(f"{o[0] / f[0]:.2f}" for o, f in runs))
     print("goal: ratio >= 0.5, thread page p95 < 50 ms")
     print(
         json.dumps(

@@ -7,7 +7,7 @@ import io
 import uuid
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from bridge.auth import current_scope, renew_session_header, require_session
@@ -34,13 +34,19 @@ def service() -> DiscussionService:
     return DiscussionService(db(), current_scope(), event_bus())
 
 
+# Threads and posts come from the service as JSON-ready documents (it builds them in one pass,
+# deciding what this viewer may see), so their views answer with ``jsonify`` instead of having
+# flask-smorest dump them again; ``@bp.response`` still documents them with the schemas, and
+# tests/unit/widgets/test_discussion_docs.py checks that the documents match those schemas.
+
+
 @bp.get("/threads")
 @require_session
-@bp.arguments(schemas.ThreadListArgs, location="query")
+@bp.arguments(schemas.ThreadListArgs(), location="query")
 @bp.response(200, schemas.ThreadPageOut)
 def list_threads(args: dict[str, Any]) -> Any:
     """Threads of this placement, newest activity first, cursor-paginated."""
-    return service().list_threads(args["sort"], args["cursor"], args["limit"], args["q"])
+    return jsonify(service().list_threads(args["sort"], args["cursor"], args["limit"], args["q"]))
 
 
 @bp.post("/threads")
@@ -50,9 +56,10 @@ def list_threads(args: dict[str, Any]) -> Any:
 def create_thread(data: dict[str, Any]) -> Any:
     """Start a thread (participants and moderators)."""
     data = text(data)
-    return service().create_thread(
+    thread = service().create_thread(
         data["title"], data["body"], data["is_question"], data["anonymous"], data["mentions"]
     )
+    return jsonify(thread), 201
 
 
 @bp.get("/threads/<uuid:thread_id>")
@@ -61,7 +68,7 @@ def create_thread(data: dict[str, Any]) -> Any:
 def get_thread(thread_id: uuid.UUID) -> Any:
     """A thread with its posts (removed posts keep their place, without content)."""
     thread, posts = service().get_thread(thread_id)
-    return {"thread": thread, "posts": posts}
+    return jsonify({"thread": thread, "posts": posts})
 
 
 @bp.post("/threads/<uuid:thread_id>/posts")
@@ -71,9 +78,10 @@ def get_thread(thread_id: uuid.UUID) -> Any:
 def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
     """Reply to the opening post or to a reply (two levels)."""
     data = text(data)
-    return service().reply(
+    post = service().reply(
         thread_id, data["parent_id"], data["body"], data["anonymous"], data["mentions"]
     )
+    return jsonify(post), 201
 
 
 @bp.patch("/posts/<uuid:post_id>")
@@ -83,7 +91,7 @@ def reply(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
 def edit_post(data: dict[str, Any], post_id: uuid.UUID) -> Any:
     """Edit a post (author or moderator); the previous text is kept."""
     data = text(data)
-    return service().edit_post(post_id, data["body"])
+    return jsonify(service().edit_post(post_id, data["body"]))
 
 
 @bp.delete("/posts/<uuid:post_id>")
@@ -127,7 +135,7 @@ def withdraw_reaction(post_id: uuid.UUID, kind: str) -> Any:
 @bp.response(200, schemas.ThreadOut)
 def accept_answer(data: dict[str, Any], thread_id: uuid.UUID) -> Any:
     """Mark a reply as the accepted answer of a question (asker or moderator); null clears it."""
-    return service().accept_answer(thread_id, data["post_id"])
+    return jsonify(service().accept_answer(thread_id, data["post_id"]))
 
 
 @bp.post("/threads/<uuid:thread_id>/moderation")
