@@ -137,6 +137,18 @@ def test_launch_records_the_services_and_roster_sync_fills_the_course(
     names = {member["name"] for member in listed.get_json()["members"]}
     assert {"Nia New", "Tom Assistant", "Lou Learner"} <= names
 
+    # A member found by a family name only; one the roster says has left is no longer listed.
+    auth = {"Authorization": f"Bearer {token}"}
+    found = client.get("/api/v1/discussion/members?q=new", headers=auth).get_json()["members"]
+    assert [member["name"] for member in found] == ["Nia New"]
+    services.members = [
+        dict(member, status="Inactive") if member["user_id"] == "learner-9" else dict(member)
+        for member in ROSTER
+    ]
+    assert runner.invoke(args=["roster", "sync"]).exit_code == 0
+    listed = client.get("/api/v1/discussion/members", headers=auth).get_json()["members"]
+    assert "Lou Learner" not in {member["name"] for member in listed}
+
 
 def test_roster_sync_marks_a_member_who_left_when_the_platform_says_so(
     advantage, services, client, runner, app

@@ -15,6 +15,8 @@ class Thread(UUIDPrimaryKey, Base):
     __tablename__ = "discussion_thread"
     __table_args__ = (
         Index("ix_discussion_thread_activity", "resource_link_id", "last_activity_at", "id"),
+        Index("ix_discussion_thread_newest", "resource_link_id", "created_at", "id"),
+        Index("ix_discussion_thread_top", "resource_link_id", "score", "id"),
     )
 
     resource_link_id: Mapped[uuid.UUID] = mapped_column(

@@ -27,6 +27,7 @@ from bridge.errors import (
 )
 from bridge.events import Event, EventBus
 from bridge.tenancy.models import Membership, ResourceLink, User
+from bridge.tenancy.roster import current_members
 from bridge.tenancy.scope import Scope
 from widgets.discussion import rules
 from widgets.discussion.models import (
@@ -674,14 +675,23 @@ class DiscussionService:
         statement = (
             select(User)
             .join(Membership, Membership.user_id == User.id)
-            .where(Membership.context_id == self._scope.context_id, User.id != self._scope.user_id)
-            .order_by(User.name, User.id)
+            .where(
+                Membership.context_id == self._scope.context_id,
+                User.id != self._scope.user_id,
+                current_members(),  # not those the platform's roster says have left
+            )
+            .order_by(User.name, User.given_name, User.family_name, User.id)
             .limit(max(1, min(limit, 50)))
         )
-        needle = rules.clean(query).strip()
-        if needle:
+        needle = rules.clean(query).strip().lower()
+        if needle:  # NRPS may send given and family names without a full name
             statement = statement.where(
-                func.lower(User.name).contains(needle.lower(), autoescape=True)
+                or_(
+                    *(
+                        func.lower(column).contains(needle, autoescape=True)
+                        for column in (User.name, User.given_name, User.family_name)
+                    )
+                )
             )
         return [
             MemberView(user.id, _display_name(user)) for user in self._session.scalars(statement)
@@ -799,6 +809,7 @@ class DiscussionService:
                 select(Membership.user_id).where(
                     Membership.context_id == self._scope.context_id,
                     Membership.user_id.in_(list(user_ids)),
+                    current_members(),
                 )
             )
         )
