@@ -59,7 +59,7 @@ def check_criteria(
         problems.append(f"at most {MAX_CRITERIA} criteria")
     if problems:
         raise InvalidInputError(
-            "The completion rule is not valid: " + "; ".join(problems),
+            "The completion rule is not valid.",  # each problem in ``details.problems``
             code=RULE_ERROR,
             details={"field": "criteria", "problems": problems},
         )

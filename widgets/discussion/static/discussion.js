@@ -1201,7 +1201,10 @@
           });
         });
       }
-      if (details.field === "criteria") { return [CSTR.choose_one]; }
+      // The API says "Choose at least one criterion." itself (its own code); older answers did not.
+      if (details.field === "criteria" && error.code !== "invalid_completion_rule") {
+        return [CSTR.choose_one];
+      }
       return [];
     }
     function renderLearners(result) {
