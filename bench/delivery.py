@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.launch import Launch, LaunchContext, LaunchResourceLink, LaunchUser
 from bridge.ledger import service as ledger
-from bridge.ledger.models import LedgerEntry
 from bridge.tenancy import service as tenancy
+from tests.integration.delivery_support import completion_entry
 from tests.support import SECRET, make_app
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
@@ -170,28 +169,8 @@ def write(app: Any, ids: dict[str, Any], count: int, batch: int = 200) -> None:
     for start in range(0, count, batch):
         with database.transaction() as session:
             for _ in range(min(batch, count - start)):
-                entry = ledger.append(session, entry_for(ids))
+                entry = ledger.append(session, completion_entry(ids))
                 jobs.record(session, entry)
-
-
-def entry_for(ids: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        organisation_id=ids["organisation"],
-        kind="completion",
-        deployment_id=ids["deployment"],
-        context_id=ids["context"],
-        resource_link_id=ids["link"],
-        user_id=ids["user"],
-        progress_id=uuid.uuid4(),
-        completion_id=uuid.uuid4(),
-        rule_id=uuid.uuid4(),
-        rule_version=1,
-        score="1",
-        completed=True,
-        criteria_met=["discussion.threads_started"],
-        criteria_total=1,
-        evidence={},
-    )
 
 
 def start_worker(var_dir: Path) -> subprocess.Popen[bytes]:
@@ -253,7 +232,7 @@ def latency(app: Any, ids: dict[str, Any], target: Target, samples: int) -> list
     for _ in range(samples):
         time.sleep(1.0)  # the worker goes idle (its polling backs off to worker_poll_seconds)
         with database.transaction() as session:
-            entry = ledger.append(session, entry_for(ids))
+            entry = ledger.append(session, completion_entry(ids))
             jobs.record(session, entry)
             recorded = entry.recorded_at.timestamp()
         ((_comment, at),) = target.wait_for(1, 30)

@@ -148,27 +148,28 @@ def write_completions(
 
 
 def _write_one(session: Any, ids: dict[str, uuid.UUID], write_rows: Callable[..., Any]) -> None:
-    entry = ledger.append(
-        session,
-        LedgerEntry(
-            organisation_id=ids["organisation"],
-            kind="completion",
-            deployment_id=ids["deployment"],
-            context_id=ids["context"],
-            resource_link_id=ids["link"],
-            user_id=ids["user"],
-            progress_id=uuid.uuid4(),
-            completion_id=uuid.uuid4(),
-            rule_id=uuid.uuid4(),
-            rule_version=1,
-            score="1",
-            completed=True,
-            criteria_met=["discussion.threads_started"],
-            criteria_total=1,
-            evidence={},
-        ),
+    write_rows(session, ledger.append(session, completion_entry(ids)))
+
+
+def completion_entry(ids: dict[str, uuid.UUID]) -> LedgerEntry:
+    """A completion's ledger entry in the placement ``ids`` names (as the engine writes one)."""
+    return LedgerEntry(
+        organisation_id=ids["organisation"],
+        kind="completion",
+        deployment_id=ids["deployment"],
+        context_id=ids["context"],
+        resource_link_id=ids["link"],
+        user_id=ids["user"],
+        progress_id=uuid.uuid4(),
+        completion_id=uuid.uuid4(),
+        rule_id=uuid.uuid4(),
+        rule_version=1,
+        score="1",
+        completed=True,
+        criteria_met=["discussion.threads_started"],
+        criteria_total=1,
+        evidence={},
     )
-    write_rows(session, entry)
 
 
 def outbox_counts(database: Database) -> dict[str, int]:
