@@ -35,6 +35,7 @@ from bridge.db import Database
 from bridge.delivery import cli as delivery_cli
 from bridge.delivery import worker as jobs
 from bridge.events import ANY, EventBus
+from bridge.jsonio import OrjsonJSONProvider
 from bridge.logs import configure_logging
 from bridge.runtime import EXTENSION_KEY, Runtime
 from bridge.vault import SecretBox
@@ -71,8 +72,8 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE="en",
-        JSON_SORT_KEYS=False,
     )
+    app.json = OrjsonJSONProvider(app)
     if settings.proxy_fix_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,
