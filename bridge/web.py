@@ -1,7 +1,8 @@
 """The request lifecycle and the one place that renders errors.
 
 - One unit of work per request: the session from :func:`db` is committed when the response is a
-  success and rolled back otherwise (an error page never leaves half-written rows behind).
+  success and rolled back otherwise (an error page never leaves half-written rows behind). A GET's
+  hot reads may also use :func:`reads`, a read-only snapshot closed with the request.
 - Every response carries a request id and the security headers; pages get a CSP whose
   ``frame-ancestors`` lists the origins allowed to frame the tool.
 - A :class:`~bridge.errors.BridgeError` or an HTTP error becomes a JSON envelope under ``/api/``
@@ -24,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.errors import BridgeError
 from bridge.events import EventBus
+from bridge.reads import ReadSnapshot
 from bridge.runtime import runtime
 from bridge.urls import origin_of, sandbox_base_url
 
@@ -94,6 +96,22 @@ def db() -> Session:
     return g.db
 
 
+def reads() -> ReadSnapshot | None:
+    """The request's read-only snapshot for the hot polled reads (``bridge.reads``), opened on
+    first use; None unless the request is a GET (a write reads in its own unit of work)."""
+    if request.method not in SAFE_METHODS:
+        return None
+    if "reads" not in g:
+        g.reads = ReadSnapshot(runtime().database.engine)
+    return g.reads
+
+
+def _close_reads() -> None:
+    snapshot: ReadSnapshot | None = g.pop("reads", None)
+    if snapshot is not None:
+        snapshot.close()
+
+
 def request_id() -> str:
     return g.get("request_id", "-")
 
@@ -146,10 +164,13 @@ def _begin_request() -> None:
 
 
 def _finish_request(response: Response) -> Response:
+    _close_reads()
     session: Session | None = g.pop("db", None)
     if session is not None:
         try:
-            if response.status_code < 400:
+            if not session.in_transaction():
+                pass  # never used (a GET answered from its read snapshot): nothing to end
+            elif response.status_code < 400:
                 session.commit()
             else:
                 session.rollback()
@@ -165,6 +186,7 @@ def _finish_request(response: Response) -> Response:
 
 
 def _teardown_request(_exc: BaseException | None) -> None:
+    _close_reads()
     session: Session | None = g.pop("db", None)
     if session is not None:
         session.rollback()

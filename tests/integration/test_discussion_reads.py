@@ -82,3 +82,14 @@ def test_a_cursor_with_a_time_without_zone_is_a_422_when_listing(member):
     cursor = base64.urlsafe_b64encode(f"2026-01-01T00:00:00|{uuid.uuid4()}".encode()).decode()
     refused = ada.call("GET", f"/threads?cursor={cursor}")
     assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_cursor"
+
+
+def test_every_read_hands_its_database_connection_back(member, app):
+    """The polled reads use a snapshot of their own; the request closes it, after errors too."""
+    lin = member("learner")
+    thread = start_thread(lin)
+    pool = app.extensions["bridge.runtime"].database.engine.pool
+    for path, status in [("/threads", 200), (f"/threads/{thread['id']}", 200),
+                         (f"/threads/{uuid.uuid4()}", 404), ("/threads?cursor=bad", 422)]:  # fmt: skip
+        assert lin.call("GET", path).status_code == status
+        assert pool.checkedout() == 0

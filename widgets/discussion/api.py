@@ -11,7 +11,7 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from bridge.auth import current_scope, renew_session_header, require_session
-from bridge.web import db, event_bus
+from bridge.web import db, event_bus, reads
 from widgets.discussion import schemas
 from widgets.discussion.rules import clean, render_markdown
 from widgets.discussion.service import DiscussionService
@@ -31,7 +31,7 @@ def text(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def service() -> DiscussionService:
-    return DiscussionService(db(), current_scope(), event_bus())
+    return DiscussionService(db, current_scope(), event_bus(), reads())
 
 
 # Threads and posts come from the service as JSON-ready documents (it builds them in one pass,

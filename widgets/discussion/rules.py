@@ -48,5 +48,6 @@ def normalise_title(title: str) -> str:
     return " ".join(clean(title).split())
 
 
-def may_edit(scope: Scope, author_id: object) -> bool:
-    return scope.user_id == author_id or scope.access.can_moderate
+def may_edit(scope: Scope, is_author: bool) -> bool:
+    """The author of a post and the placement's moderators may edit or remove it."""
+    return is_author or scope.access.can_moderate

@@ -8,12 +8,12 @@ import base64
 import binascii
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypedDict
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from bridge.errors import (
     RateLimitedError,
 )
 from bridge.events import Event, EventBus
+from bridge.reads import PreparedRead, ReadSnapshot, iso_text, iso_utc, uuid_text
 from bridge.tenancy.models import Membership, ResourceLink, User
 from bridge.tenancy.roster import current_members
 from bridge.tenancy.scope import Scope
@@ -149,39 +150,6 @@ class _Named(Protocol):
     family_name: str | None
 
 
-class _ThreadFields(Protocol):
-    """What a thread document is built from: a ``Thread``, or a ``_ThreadRow``."""
-
-    id: uuid.UUID
-    author_id: uuid.UUID
-    title: str
-    is_question: bool
-    pinned: bool
-    locked: bool
-    anonymous: bool
-    accepted_post_id: uuid.UUID | None
-    reply_count: int
-    created_at: datetime
-    last_activity_at: datetime
-
-
-class _PostFields(Protocol):
-    """What a post document is built from: a ``Post``, or a ``_PostRow``."""
-
-    id: uuid.UUID
-    parent_id: uuid.UUID | None
-    depth: int
-    author_id: uuid.UUID
-    body: str
-    body_html: str
-    anonymous: bool
-    endorsed: bool
-    hidden: bool
-    created_at: datetime
-    edited_at: datetime | None
-    deleted_at: datetime | None
-
-
 def _display_name(user: _Named) -> str:
     return (
         user.name or " ".join(filter(None, (user.given_name, user.family_name))) or "Course member"
@@ -207,55 +175,82 @@ def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
         raise InvalidInputError("The page cursor is not valid.", code="invalid_cursor") from exc
 
 
-# -- the polled reads, as Core statements built once ----------------------------------------------
+# -- the polled reads, prepared once --------------------------------------------------------------
 # The thread list and the thread page are what the widget polls. They select just the columns they
-# show (no ORM entities to load), are built once with bound parameters (no statement to construct
-# and hash per request), and every one of them is limited to the viewer's placement: :link is the
-# scope's resource link, :viewer the scope's user (their visit and their own reactions only).
+# show, with identifiers and timestamps rendered as the API's text by the database, and run as
+# bridge.reads.PreparedRead: compiled once, executed in the request's read snapshot without the ORM.
+# Every one of them is limited to the viewer's placement: :link is the scope's resource link,
+# :viewer the scope's user (their visit and their own reactions only).
 class _ThreadRow(NamedTuple):
     """A row of ``_THREAD_ROWS``, field for column (a unit test checks the names and order).
 
     Rows are copied into named tuples because reading a field of one is about ten times faster
     than reading an attribute of a SQLAlchemy ``Row``, and a page reads some 300 of them.
+    Identifiers and timestamps are text (``bridge.reads``); booleans may be 0/1 (SQLite).
     """
 
-    id: uuid.UUID
-    author_id: uuid.UUID
+    id: str
+    own: bool  # the viewer wrote it
     title: str
     is_question: bool
     pinned: bool
     locked: bool
     anonymous: bool
-    accepted_post_id: uuid.UUID | None
+    accepted_post_id: str | None
     reply_count: int
     score: int
-    created_at: datetime
-    last_activity_at: datetime
+    created_at: str
+    last_activity_at: str
     name: str | None
     given_name: str | None
     family_name: str | None
-    last_read_at: datetime | None  # the viewer's visit (None: never opened)
-    following: bool | None
+    unread: bool  # for the viewer: never opened, or active since their last visit
+    following: bool | None  # the viewer's visit (None: never opened)
+
+    @classmethod
+    def of(cls, thread: Thread, author: User, own: bool) -> _ThreadRow:
+        """A thread just written, as a read would return it to its writer (unread, not followed)."""
+        return cls(
+            str(thread.id), own, thread.title, thread.is_question,
+            thread.pinned, thread.locked, thread.anonymous, _text(thread.accepted_post_id),
+            thread.reply_count, thread.score, iso_utc(thread.created_at),
+            iso_utc(thread.last_activity_at), author.name, author.given_name, author.family_name,
+            True, False,
+        )  # fmt: skip
 
 
 class _PostRow(NamedTuple):
     """A row of ``_POSTS``, field for column (a unit test checks the names and order)."""
 
-    id: uuid.UUID
-    parent_id: uuid.UUID | None
+    id: str
+    parent_id: str | None
     depth: int
-    author_id: uuid.UUID
+    own: bool  # the viewer wrote it
     body: str
     body_html: str
     anonymous: bool
     endorsed: bool
     hidden: bool
-    created_at: datetime
-    edited_at: datetime | None
-    deleted_at: datetime | None
+    created_at: str
+    edited: bool
+    deleted: bool
     name: str | None
     given_name: str | None
     family_name: str | None
+
+    @classmethod
+    def of(cls, post: Post, author: User, own: bool) -> _PostRow:
+        """A post just written, as a read would return it."""
+        return cls(
+            str(post.id), _text(post.parent_id), post.depth, own, post.body,
+            post.body_html, post.anonymous, post.endorsed, post.hidden, iso_utc(post.created_at),
+            post.edited_at is not None, post.deleted_at is not None, author.name,
+            author.given_name, author.family_name,
+        )  # fmt: skip
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 _T, _P, _U, _V, _R = (
@@ -264,9 +259,14 @@ _T, _P, _U, _V, _R = (
 )  # fmt: skip
 _THREAD_ROWS = (
     select(
-        _T.id, _T.author_id, _T.title, _T.is_question, _T.pinned, _T.locked, _T.anonymous,
-        _T.accepted_post_id, _T.reply_count, _T.score, _T.created_at, _T.last_activity_at,
-        _U.name, _U.given_name, _U.family_name, _V.last_read_at, _V.following,
+        uuid_text(_T.id).label("id"), (_T.author_id == bindparam("viewer")).label("own"), _T.title,
+        _T.is_question, _T.pinned, _T.locked, _T.anonymous,
+        uuid_text(_T.accepted_post_id).label("accepted_post_id"), _T.reply_count, _T.score,
+        iso_text(_T.created_at).label("created_at"),
+        iso_text(_T.last_activity_at).label("last_activity_at"),
+        _U.name, _U.given_name, _U.family_name,
+        or_(_V.last_read_at.is_(None), _T.last_activity_at > _V.last_read_at).label("unread"),
+        _V.following,
     )
     .join_from(Thread.__table__, User.__table__, _U.id == _T.author_id)
     .outerjoin(
@@ -274,11 +274,13 @@ _THREAD_ROWS = (
     )
     .where(_T.resource_link_id == bindparam("link"))
 )  # fmt: skip
-_THREAD = _THREAD_ROWS.where(_T.id == bindparam("thread_id"))
-_POSTS = (
+_THREAD = PreparedRead(_THREAD_ROWS.where(_T.id == bindparam("thread_id")))
+_POSTS = PreparedRead(
     select(
-        _P.id, _P.parent_id, _P.depth, _P.author_id, _P.body, _P.body_html, _P.anonymous,
-        _P.endorsed, _P.hidden, _P.created_at, _P.edited_at, _P.deleted_at,
+        uuid_text(_P.id).label("id"), uuid_text(_P.parent_id).label("parent_id"), _P.depth,
+        (_P.author_id == bindparam("viewer")).label("own"), _P.body, _P.body_html, _P.anonymous,
+        _P.endorsed, _P.hidden, iso_text(_P.created_at).label("created_at"),
+        _P.edited_at.is_not(None).label("edited"), _P.deleted_at.is_not(None).label("deleted"),
         _U.name, _U.given_name, _U.family_name,
     )
     .join_from(Post.__table__, User.__table__, _U.id == _P.author_id)
@@ -286,9 +288,9 @@ _POSTS = (
     .where(_P.thread_id == bindparam("thread_id"), _T.resource_link_id == bindparam("link"))
     .order_by(_P.created_at, _P.id)
 )  # fmt: skip
-_REACTIONS = (  # per post and kind: how many, and whether the viewer is among them
+_REACTIONS = PreparedRead(  # per post and kind: how many, and whether the viewer is among them
     select(
-        _R.post_id, _R.kind, func.count(),
+        uuid_text(_R.post_id).label("post_id"), _R.kind, func.count(),
         func.max(case((_R.user_id == bindparam("viewer"), 1), else_=0)),
     )
     .join_from(Reaction.__table__, Post.__table__, _P.id == _R.post_id)
@@ -299,7 +301,7 @@ _REACTIONS = (  # per post and kind: how many, and whether the viewer is among t
 
 
 @functools.cache
-def _thread_page_statement(sort: str, after_cursor: bool) -> Select[Any]:
+def _thread_page(sort: str, after_cursor: bool) -> PreparedRead:
     """Threads in ``sort`` order, :limit of them, after the cursor (:key, :after_id) if any."""
     key = {"active": _T.last_activity_at, "newest": _T.created_at, "top": _T.score}[sort]
     statement = _THREAD_ROWS.order_by(key.desc(), _T.id.desc()).limit(bindparam("limit"))
@@ -308,21 +310,36 @@ def _thread_page_statement(sort: str, after_cursor: bool) -> Select[Any]:
         statement = statement.where(
             or_(key < value, and_(key == value, _T.id < bindparam("after_id", type_=_T.id.type)))
         )
-    return statement
+    return PreparedRead(statement)
 
 
 class DiscussionService:
-    def __init__(self, session: Session, scope: Scope, events: EventBus) -> None:
-        self._session = session
+    def __init__(
+        self,
+        unit_of_work: Callable[[], Session],
+        scope: Scope,
+        events: EventBus,
+        reads: ReadSnapshot | None = None,
+    ) -> None:
+        """``unit_of_work`` gives the request's session, asked for only when needed; ``reads`` is
+        the request's read snapshot for the polled reads (GET requests), without which they run
+        in the session."""
+        self._unit_of_work = unit_of_work
         self._scope = scope
         self._events = events
+        self._reads = reads
+        self._moderator = scope.access.can_moderate
+
+    @functools.cached_property
+    def _session(self) -> Session:
+        return self._unit_of_work()
 
     # -- reading ---------------------------------------------------------------------------------
-    # The two reads the page polls are Core selects of the columns they show: one statement for a
-    # page of threads (with authors and the viewer's visits), three for a thread page (the thread,
-    # its posts with authors, reaction counts with the viewer's own). Threads and posts come back
-    # as the API's JSON-ready documents, built in one pass by _thread_doc and _post_doc, which are
-    # also the one place that decides what a viewer may see. See docs/benchmarks.md.
+    # The two reads the page polls are prepared statements (see above): one for a page of threads
+    # (with authors and the viewer's visits), three for a thread page (the thread, its posts with
+    # authors, reaction counts with the viewer's own). Threads and posts come back as the API's
+    # JSON-ready documents, built in one pass by _thread_doc and _post_doc, which are also the one
+    # place that decides what a viewer may see. See docs/benchmarks.md.
     def list_threads(
         self, sort: str = "active", cursor: str | None = None, limit: int = 20, q: str = ""
     ) -> ThreadPageDoc:
@@ -333,37 +350,42 @@ class DiscussionService:
         params: dict[str, Any] = {**self._viewer(), "limit": limit + 1}
         if cursor:
             params["key"], params["after_id"] = _parse_cursor(cursor, sort)
-        query = _thread_page_statement(sort, bool(cursor))
+        page = _thread_page(sort, bool(cursor))
         q = rules.clean(q).strip()
-        if q:
-            query = query.where(self._matching(q.lower()))
-        rows = [_ThreadRow._make(row) for row in self._session.execute(query, params).all()]
-        page = [self._thread_doc(row, row, row.last_read_at, row.following) for row in rows[:limit]]
+        if q:  # a search is built per request, so it runs in the session
+            found = self._session.execute(page.statement.where(self._matching(q.lower())), params)
+            rows = [_ThreadRow._make(row) for row in found]
+        else:
+            rows = [_ThreadRow._make(row) for row in self._rows(page, params)]
+        threads = [self._thread_doc(row) for row in rows[:limit]]
         next_cursor = _cursor(rows[limit - 1], sort) if len(rows) > limit else None
-        return {"threads": page, "next_cursor": next_cursor}
+        return {"threads": threads, "next_cursor": next_cursor}
 
     def get_thread(self, thread_id: uuid.UUID) -> tuple[ThreadDoc, list[PostDoc]]:
         """The thread with its posts in order: three statements, whatever the number of posts."""
         params = {**self._viewer(), "thread_id": thread_id}
-        found = self._session.execute(_THREAD, params).one_or_none()
-        if found is None:
+        found = self._rows(_THREAD, params)
+        if not found:
             raise NotFoundError("No such thread here.", code="thread_not_found")
-        thread = _ThreadRow._make(found)
-        rows = [_PostRow._make(row) for row in self._session.execute(_POSTS, params).all()]
-        counts: dict[uuid.UUID, dict[str, int]] = {}
-        mine: dict[uuid.UUID, tuple[str, ...]] = {}
-        for post_id, kind, count, given in self._session.execute(_REACTIONS, params):
+        thread = _ThreadRow._make(found[0])
+        rows = [_PostRow._make(row) for row in self._rows(_POSTS, params)]
+        counts: dict[str, dict[str, int]] = {}
+        mine: dict[str, tuple[str, ...]] = {}
+        for post_id, kind, count, given in self._rows(_REACTIONS, params):
             counts.setdefault(post_id, {})[kind] = count
             if given:
                 mine[post_id] = (*mine.get(post_id, ()), kind)
-        posts = [
-            self._post_doc(row, row, counts.get(row.id, {}), mine.get(row.id, ())) for row in rows
-        ]
-        return self._thread_doc(thread, thread, thread.last_read_at, thread.following), posts
+        posts = [self._post_doc(row, counts.get(row.id, {}), mine.get(row.id, ())) for row in rows]
+        return self._thread_doc(thread), posts
 
     def _viewer(self) -> dict[str, uuid.UUID]:
         """The bound parameters that scope the polled reads: this placement, this viewer."""
         return {"link": self._scope.resource_link_id, "viewer": self._scope.user_id}
+
+    def _rows(self, read: PreparedRead, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._reads is not None:
+            return self._reads.rows(read, params)
+        return read.rows_in(self._session, params)
 
     # -- writing ---------------------------------------------------------------------------------
     def create_thread(
@@ -405,7 +427,7 @@ class DiscussionService:
         self._notify(self._members(mentions), "mention", thread, opening)
         author = self._session.get(User, self._scope.user_id)
         assert author is not None  # noqa: S101 - the scope's own user
-        return self._thread_doc(thread, author)
+        return self._thread_doc(_ThreadRow.of(thread, author, self._wrote(thread)))
 
     def reply(
         self,
@@ -452,11 +474,11 @@ class DiscussionService:
         self._follow(thread.id, following=True)
         author = self._session.get(User, self._scope.user_id)
         assert author is not None  # noqa: S101 - the scope's own user
-        return self._post_doc(post, author, {})
+        return self._post_doc(_PostRow.of(post, author, self._wrote(post)), {})
 
     def edit_post(self, post_id: uuid.UUID, body: str) -> PostDoc:
         post = self._post(post_id)
-        if not rules.may_edit(self._scope, post.author_id):
+        if not rules.may_edit(self._scope, post.author_id == self._scope.user_id):
             raise ForbiddenError(
                 "Only the author or a moderator may edit this post.", code="not_author"
             )
@@ -469,12 +491,13 @@ class DiscussionService:
         post.body, post.body_html, post.edited_at = body, body_html, utcnow()
         author = self._session.get(User, post.author_id)
         assert author is not None  # noqa: S101 - foreign key
-        return self._post_doc(post, author, self._reaction_counts([post.id]).get(post.id, {}))
+        reactions = self._reaction_counts([post.id]).get(post.id, {})
+        return self._post_doc(_PostRow.of(post, author, self._wrote(post)), reactions)
 
     def delete_post(self, post_id: uuid.UUID) -> None:
         """Soft delete: the thread stays readable with a "post removed" placeholder."""
         post = self._post(post_id)
-        if not rules.may_edit(self._scope, post.author_id):
+        if not rules.may_edit(self._scope, post.author_id == self._scope.user_id):
             raise ForbiddenError(
                 "Only the author or a moderator may remove this post.", code="not_author"
             )
@@ -540,7 +563,7 @@ class DiscussionService:
         thread.accepted_post_id = post_id
         author = self._session.get(User, thread.author_id)
         assert author is not None  # noqa: S101 - foreign key
-        return self._thread_doc(thread, author)
+        return self._thread_doc(_ThreadRow.of(thread, author, self._wrote(thread)))
 
     def endorse(self, post_id: uuid.UUID, endorsed: bool) -> None:
         self._require_moderator()
@@ -922,67 +945,54 @@ class DiscussionService:
             self._session, self._scope, Event(name, object_type, object_id, subject_id, data)
         )
 
-    def _author_name(self, author_id: uuid.UUID, author: _Named, anonymous: bool) -> str:
+    def _wrote(self, item: Thread | Post) -> bool:
+        return item.author_id == self._scope.user_id
+
+    def _author_name(self, own: bool, author: _Named, anonymous: bool) -> str:
         """Peers see "Anonymous"; the author and moderators see who wrote it."""
-        if anonymous and not (self._scope.access.can_moderate or author_id == self._scope.user_id):
+        if anonymous and not (self._moderator or own):
             return ANONYMOUS_NAME
         return _display_name(author)
 
-    def _thread_doc(
-        self,
-        thread: _ThreadFields,
-        author: _Named,
-        last_read_at: datetime | None = None,
-        following: bool | None = False,
-    ) -> ThreadDoc:
-        """The thread for this viewer; ``last_read_at`` and ``following`` are the viewer's visit."""
-        accepted = thread.accepted_post_id
+    def _thread_doc(self, row: _ThreadRow) -> ThreadDoc:
+        """The thread for this viewer (``unread`` and ``following`` are the viewer's own)."""
         return {
-            "id": str(thread.id),
-            "title": thread.title,
-            "author_name": self._author_name(thread.author_id, author, thread.anonymous),
-            "is_question": thread.is_question,
-            "pinned": thread.pinned,
-            "locked": thread.locked,
-            "reply_count": thread.reply_count,
-            "created_at": thread.created_at.isoformat(),
-            "last_activity_at": thread.last_activity_at.isoformat(),
-            "anonymous": thread.anonymous,
-            "accepted_post_id": None if accepted is None else str(accepted),
-            "unread": last_read_at is None or thread.last_activity_at > last_read_at,
-            "following": bool(following),
+            "id": row.id,
+            "title": row.title,
+            "author_name": self._author_name(row.own, row, row.anonymous),
+            "is_question": bool(row.is_question),
+            "pinned": bool(row.pinned),
+            "locked": bool(row.locked),
+            "reply_count": row.reply_count,
+            "created_at": row.created_at,
+            "last_activity_at": row.last_activity_at,
+            "anonymous": bool(row.anonymous),
+            "accepted_post_id": row.accepted_post_id,
+            "unread": bool(row.unread),
+            "following": bool(row.following),
         }
 
     def _post_doc(
-        self,
-        post: _PostFields,
-        author: _Named,
-        reactions: dict[str, int],
-        my_reactions: Iterable[str] = (),
+        self, row: _PostRow, reactions: dict[str, int], my_reactions: Iterable[str] = ()
     ) -> PostDoc:
         """The post for this viewer: a removed post, or one hidden from them, keeps only its place."""
-        concealed = post.deleted_at is not None or (
-            post.hidden and not self._scope.access.can_moderate
-        )
-        parent = post.parent_id
+        deleted = bool(row.deleted)
+        concealed = deleted or (row.hidden and not self._moderator)
+        own = bool(row.own)
         return {
-            "id": str(post.id),
-            "parent_id": None if parent is None else str(parent),
-            "depth": post.depth,
-            "author_name": (
-                "" if concealed else self._author_name(post.author_id, author, post.anonymous)
-            ),
-            "body_html": "" if concealed else post.body_html,
-            "created_at": post.created_at.isoformat(),
-            "edited": post.edited_at is not None,
-            "deleted": post.deleted_at is not None,
-            "mine": post.author_id == self._scope.user_id and not concealed,
+            "id": row.id,
+            "parent_id": row.parent_id,
+            "depth": row.depth,
+            "author_name": "" if concealed else self._author_name(own, row, row.anonymous),
+            "body_html": "" if concealed else row.body_html,
+            "created_at": row.created_at,
+            "edited": bool(row.edited),
+            "deleted": deleted,
+            "mine": own and not concealed,
             "reactions": {} if concealed else reactions,
-            "anonymous": post.anonymous,
-            "endorsed": post.endorsed,
-            "hidden": post.hidden,
-            "body": (
-                post.body if not concealed and rules.may_edit(self._scope, post.author_id) else None
-            ),
+            "anonymous": bool(row.anonymous),
+            "endorsed": bool(row.endorsed),
+            "hidden": bool(row.hidden),
+            "body": row.body if not concealed and rules.may_edit(self._scope, own) else None,
             "my_reactions": [] if concealed else sorted(my_reactions),
         }
