@@ -1,9 +1,11 @@
 """Flask's JSON provider with orjson doing the encoding, for the per-request CPU of the API.
 
-The output matches Flask's ``DefaultJSONProvider`` value for value. What differs: keys keep their
+The output matches Flask's ``DefaultJSONProvider`` value for value, except: keys keep their
 insertion order (``sort_keys`` is off; it is honoured when a caller asks, as Jinja's ``tojson``
-does), whitespace, non-ASCII text is written as UTF-8 instead of ``\\u`` escapes, and a plain
-``Enum`` renders as its value where Flask raised. Anything orjson cannot encode the way the
+does, which stays HTML-safe); whitespace (``separators`` other than the compact ones are ignored);
+non-ASCII text is written as UTF-8 instead of ``\\u`` escapes; NaN and infinities become ``null``
+(the json module wrote the non-standard ``NaN``); a plain ``Enum`` renders as its value, and UUID
+or date dictionary keys as text, where Flask raised. Anything orjson cannot encode the way the
 standard library would (lone surrogates, integers past 64 bits, float subclasses) falls back to
 Flask's own implementation, so it renders, or fails with ``TypeError``, exactly as before.
 Decoding stays on the standard library: request bodies are not the hot path, and orjson refuses

@@ -12,9 +12,15 @@ itself costs (docs/benchmarks.md). Here:
 - :func:`uuid_text` and :func:`iso_text` have the database return identifiers and timestamps as
   the text the API shows (``8-4-4-4-12`` UUIDs; ISO 8601 UTC with microseconds, as
   :func:`iso_utc` writes them), so a row is a plain tuple of text, numbers and booleans;
-- :class:`ReadSnapshot` is one read-only transaction on a pooled DBAPI connection, opened on first
-  use and always rolled back: a deferred ``BEGIN`` on SQLite (in WAL mode readers never wait for
-  writers), the driver's own transaction on PostgreSQL (read committed, as the session's).
+- :class:`ReadSnapshot` is one transaction for reads on a pooled DBAPI connection, opened on first
+  use and always rolled back (nothing stops a write through it; none may be made): a deferred
+  ``BEGIN`` on SQLite, one snapshot in WAL mode, where readers never wait for writers; the
+  driver's own transaction on PostgreSQL, read committed as the session's, so each statement sees
+  what was committed when it began.
+
+Only SQLite and PostgreSQL (psycopg) are supported: the text projections refuse to compile for
+any other database, and a statement whose binds SQLAlchemy would still rewrite after compiling
+(IN lists, literal execution, renamed bind names) is refused when first prepared.
 
 Booleans come back as the driver gives them (0/1 from SQLite, ``bool`` from PostgreSQL and through
 a session): read them with ``bool()``. The same statements run through an ORM session with
@@ -29,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -70,9 +77,17 @@ def _uuid_text_sqlite(element: uuid_text, compiler: SQLCompiler, **kw: Any) -> s
     return "(" + " || '-' || ".join([*groups, f"substr({c}, 21)"]) + ")"
 
 
+@compiles(uuid_text, "postgresql")
+def _uuid_text_postgresql(element: uuid_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({_argument(element, compiler, **kw)} AS TEXT)"  # uuid::text is canonical
+
+
 @compiles(uuid_text)
-def _uuid_text(element: uuid_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({_argument(element, compiler, **kw)} AS TEXT)"  # PostgreSQL's uuid::text
+@compiles(iso_text)
+def _unsupported(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(
+        f"{type(element).__name__} is written for SQLite and PostgreSQL, not {compiler.dialect.name}"
+    )
 
 
 @compiles(iso_text, "sqlite")
@@ -87,27 +102,28 @@ def _iso_text_postgresql(element: iso_text, compiler: SQLCompiler, **kw: Any) ->
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 
-@compiles(iso_text)
-def _iso_text(element: iso_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({_argument(element, compiler, **kw)} AS TEXT)"
-
-
 class PreparedRead:
     """A Core select compiled once per dialect, bound and run without the ORM (see module doc)."""
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
 
     def bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL text for ``dialect`` and the driver's parameters for ``params``."""
-        compiled = self._compiled.get(dialect.name)
+        key = (
+            dialect.name,
+            dialect.driver,
+            dialect.paramstyle,
+        )  # the SQL text depends on all three
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            compiled = self._compiled[key] = _Compiled(self.statement, dialect)
         return compiled.sql, compiled.parameters(params)
 
     def rows_in(self, session: Session, params: Mapping[str, Any]) -> list[Row]:
-        """The same rows through an ORM session (for callers without a snapshot)."""
+        """The same rows through an ORM session: for callers without a snapshot (a use case run
+        outside a GET request, or from a test)."""
         return [tuple(row) for row in session.execute(self.statement, params)]
 
 
@@ -116,11 +132,18 @@ class _Compiled:
 
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        if compiled.post_compile_params or compiled.escaped_bind_names:
+            raise ValueError(
+                "PreparedRead needs binds that are final once compiled: no IN lists, literal "
+                "execution or bind names the dialect must rename"
+            )
         self.sql = compiled.string
         self.positions = list(compiled.positiontup or ()) if compiled.positional else None
         # values fixed in the statement (literals such as a CASE's 0), then each bind's processor
         self.literals = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not bind.required and name in compiled.bind_names.values()
         }
         self.processors: dict[str, Callable[[Any], Any]] = {}
         for name, bind in compiled.binds.items():
@@ -167,4 +190,6 @@ class ReadSnapshot:
     def close(self) -> None:
         connection, self._connection, self._cursor = self._connection, None, None
         if connection is not None:
-            connection.close()  # back to the pool, which rolls the transaction back
+            # Back to the pool, whose reset on return rolls the transaction back (SQLAlchemy's
+            # default, kept by bridge.db.make_engine; sqlite3 ends a manual BEGIN on rollback()).
+            connection.close()

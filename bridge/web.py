@@ -98,7 +98,8 @@ def db() -> Session:
 
 def reads() -> ReadSnapshot | None:
     """The request's read-only snapshot for the hot polled reads (``bridge.reads``), opened on
-    first use; None unless the request is a GET (a write reads in its own unit of work)."""
+    first use; None unless the request only reads (GET, HEAD, OPTIONS): a write reads in its
+    own unit of work."""
     if request.method not in SAFE_METHODS:
         return None
     if "reads" not in g:
@@ -168,12 +169,12 @@ def _finish_request(response: Response) -> Response:
     session: Session | None = g.pop("db", None)
     if session is not None:
         try:
-            if not session.in_transaction():
-                pass  # never used (a GET answered from its read snapshot): nothing to end
-            elif response.status_code < 400:
-                session.commit()
-            else:
-                session.rollback()
+            # A session never used (a GET answered from its read snapshot) has nothing to end.
+            if session.in_transaction():
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
         finally:
             session.close()
     response.headers["X-Request-ID"] = request_id()

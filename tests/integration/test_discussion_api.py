@@ -498,7 +498,6 @@ def test_nul_characters_never_reach_the_database(member):
 def test_thread_detail_says_whether_i_follow_it(member):
     lin, sam = member("learner"), member("learner2")
     thread = start_thread(lin)
-    assert (
-        lin.call("GET", f"/threads/{thread['id']}").get_json()["thread"]["following"] is True
-    )  # its author
+    assert thread["following"] is True  # its author follows it from the start, as the reply says
+    assert lin.call("GET", f"/threads/{thread['id']}").get_json()["thread"]["following"] is True
     assert sam.call("GET", f"/threads/{thread['id']}").get_json()["thread"]["following"] is False

@@ -159,9 +159,8 @@ def _display_name(user: _Named) -> str:
 def _cursor(thread: Any, sort: str) -> str:
     key = {"active": thread.last_activity_at, "newest": thread.created_at, "top": thread.score}[
         sort
-    ]
-    value = key.isoformat() if isinstance(key, datetime) else str(key)
-    return base64.urlsafe_b64encode(f"{value}|{thread.id}".encode()).decode()
+    ]  # the rows' timestamps are ISO text already (bridge.reads.iso_text)
+    return base64.urlsafe_b64encode(f"{key}|{thread.id}".encode()).decode()
 
 
 def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
@@ -208,14 +207,14 @@ class _ThreadRow(NamedTuple):
     following: bool | None  # the viewer's visit (None: never opened)
 
     @classmethod
-    def of(cls, thread: Thread, author: User, own: bool) -> _ThreadRow:
-        """A thread just written, as a read would return it to its writer (unread, not followed)."""
+    def of(cls, thread: Thread, author: User, own: bool, following: bool = False) -> _ThreadRow:
+        """A thread just written, as a read would return it to its writer (as unread)."""
         return cls(
             str(thread.id), own, thread.title, thread.is_question,
             thread.pinned, thread.locked, thread.anonymous, _text(thread.accepted_post_id),
             thread.reply_count, thread.score, iso_utc(thread.created_at),
             iso_utc(thread.last_activity_at), author.name, author.given_name, author.family_name,
-            True, False,
+            True, following,
         )  # fmt: skip
 
 
@@ -427,7 +426,7 @@ class DiscussionService:
         self._notify(self._members(mentions), "mention", thread, opening)
         author = self._session.get(User, self._scope.user_id)
         assert author is not None  # noqa: S101 - the scope's own user
-        return self._thread_doc(_ThreadRow.of(thread, author, self._wrote(thread)))
+        return self._thread_doc(_ThreadRow.of(thread, author, own=True, following=True))
 
     def reply(
         self,
