@@ -1,7 +1,10 @@
 """Delivery with real worker processes: end to end, a flaky target, SIGKILLed workers, dead letters.
 
-Each runs with the embedded SQLite queue and with the Redis queue. Waits are functional timeouts
-(delivery must happen), not performance assertions: bench/delivery.py measures latency.
+Each runs with the embedded SQLite queue and with the Redis queue, on SQLite and PostgreSQL; the
+two longest (150 completions to a flaky target, 1,000 with workers killed) run on the two
+deployment modes only, embedded (SQLite, SQLite queue) and scaled (PostgreSQL, Redis), to keep CI
+within its time. Waits are functional timeouts (delivery must happen), not performance
+assertions: bench/delivery.py measures latency.
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ FAST_RETRIES = {
     "delivery_lease_seconds": 5,
     "sweep_seconds": 1,
 }
+
+
+# The deployment modes the README describes, for the tests too long to run on every combination.
+DEPLOYMENT_MODES = pytest.mark.parametrize(
+    ("database_url", "queue_settings"),
+    [
+        pytest.param("sqlite", "sqlite-queue", id="embedded"),
+        pytest.param(
+            "postgres", "redis-queue", id="scaled", marks=[pytest.mark.postgres, pytest.mark.redis]
+        ),
+    ],
+    indirect=True,
+)
 
 
 @pytest.fixture(params=["sqlite-queue", pytest.param("redis-queue", marks=pytest.mark.redis)])
@@ -151,6 +167,7 @@ def launch_learner(live, browser) -> None:
     assert status == 200
 
 
+@DEPLOYMENT_MODES
 def test_every_completion_is_delivered_to_a_flaky_target(live, browser, target, workers):
     database = live.app.extensions["bridge.runtime"].database
     add_webhook(live, target)
@@ -167,6 +184,7 @@ def test_every_completion_is_delivered_to_a_flaky_target(live, browser, target, 
     assert target.answers["503"] and target.answers["429"] and target.answers["timeout"]
 
 
+@DEPLOYMENT_MODES
 def test_workers_killed_at_random_lose_nothing_and_duplicate_no_ledger_row(
     live, browser, target, workers
 ):
