@@ -23,6 +23,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,38 +48,9 @@ def prepare(workdir: Path, threads: int, replies: int) -> None:
     )
 
 
-def child(workdir: Path, target: str, requests: int) -> None:
-    """Serve ``requests`` requests to ``target`` in process (run under valgrind)."""
-    from flask import Response
-
-    from bridge.runtime import runtime
-    from tests.support import make_app
-
-    meta = json.loads((workdir / "meta.json").read_text())
-    app = make_app(meta["url"], workdir / "var")
-    with app.app_context():  # a fresh token: an old one would add a renewal to every response
-        tokens = runtime().session_tokens()
-        token = tokens.issue(tokens.verify(meta["token"]).scope)
-    paths = {
-        "list": "/api/v1/discussion/threads?limit=20",
-        "thread": f"/api/v1/discussion/threads/{meta['thread']}",
-    }
-    body = (workdir / "thread.json").read_bytes()
-    app.add_url_rule(
-        "/bench-floor/thread", "floor_thread", lambda: Response(body, mimetype="application/json")
-    )
-    paths["floor_thread"] = "/bench-floor/thread"
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
-    for _ in range(WARM_UP):
-        response = client.get(paths[target], headers=headers)
-        assert response.status_code == 200, response.get_data(as_text=True)
-    for _ in range(requests):
-        client.get(paths[target], headers=headers)
-
-
-def floor_body(workdir: Path) -> None:
-    """The thread page's body, for the floor route to answer with."""
+def load(workdir: Path) -> tuple[Any, str, str]:
+    """The app on the seeded database, a freshly issued token (an old one would add a renewal to
+    every response) and the thread's id."""
     from bridge.runtime import runtime
     from tests.support import make_app
 
@@ -87,10 +59,39 @@ def floor_body(workdir: Path) -> None:
     with app.app_context():
         tokens = runtime().session_tokens()
         token = tokens.issue(tokens.verify(meta["token"]).scope)
+    return app, token, meta["thread"]
+
+
+def floor_body(workdir: Path) -> None:
+    """The thread page's body, for the floor route to answer with."""
+    app, token, thread = load(workdir)
     response = app.test_client().get(
-        f"/api/v1/discussion/threads/{meta['thread']}", headers={"Authorization": f"Bearer {token}"}
+        f"/api/v1/discussion/threads/{thread}", headers={"Authorization": f"Bearer {token}"}
     )
     (workdir / "thread.json").write_bytes(response.get_data())
+
+
+def child(workdir: Path, target: str, requests: int) -> None:
+    """Serve ``requests`` requests to ``target`` in process (run under valgrind)."""
+    from flask import Response
+
+    app, token, thread = load(workdir)
+    body = (workdir / "thread.json").read_bytes()
+    app.add_url_rule(
+        "/bench-floor/thread", "floor_thread", lambda: Response(body, mimetype="application/json")
+    )
+    path = {
+        "list": "/api/v1/discussion/threads?limit=20",
+        "thread": f"/api/v1/discussion/threads/{thread}",
+        "floor_thread": "/bench-floor/thread",
+    }[target]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(WARM_UP):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    for _ in range(requests):
+        client.get(path, headers=headers)
 
 
 def instructions(workdir: Path, target: str, requests: int) -> int:
