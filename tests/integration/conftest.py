@@ -81,3 +81,36 @@ def sandbox_launch(
 
 def session_token(text: str) -> str:
     return re.search(r'name="bridge-session" content="([^"]+)"', text).group(1)
+
+
+class Member:
+    """A launched user: their bearer token against the app's test client, paths below ``base``."""
+
+    def __init__(self, client, token: str, base: str = "") -> None:
+        self.client, self.token, self.base = client, token, base
+
+    def call(self, method: str, path: str, **kwargs):
+        return self.client.open(
+            self.base + path,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}"},
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def member_base() -> str:
+    """The prefix of the paths a ``member`` calls; a module overrides it (e.g. its API's root)."""
+    return ""
+
+
+@pytest.fixture
+def member(client, browser, live, member_base: str):
+    """Launch a user into the sandbox course's discussion placement: ``member("learner")``."""
+
+    def launch(user: str, course: str = "bio101") -> Member:
+        status, text = sandbox_launch(browser, live, course, user, "discussion")
+        assert status == 200, text
+        return Member(client, session_token(text), member_base)
+
+    return launch

@@ -27,7 +27,10 @@ from bridge.tenancy.models import Context, Deployment, Registration, ResourceLin
 from bridge.tenancy.rules import Access
 from bridge.tenancy.scope import Scope
 from connectors.fake import FakeConnector
-from tests.integration.conftest import sandbox_launch, session_token, switch_off_sandbox_grades
+from tests.integration.conftest import (
+    Member,
+    switch_off_sandbox_grades,
+)
 from tests.integration.delivery_support import placement_ids, write_completions
 from tests.support import LiveServer, truncate_all
 
@@ -61,26 +64,6 @@ def _fresh_fake():
     FakeConnector.reset()
     yield
     FakeConnector.reset()
-
-
-class Member:
-    def __init__(self, client, token: str) -> None:
-        self.client, self.token = client, token
-
-    def call(self, method: str, path: str, **kwargs):
-        return self.client.open(
-            path, method=method, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
-        )
-
-
-@pytest.fixture
-def member(client, browser, live):
-    def launch(user: str) -> Member:
-        status, text = sandbox_launch(browser, live, "bio101", user, "discussion")
-        assert status == 200, text
-        return Member(client, session_token(text))
-
-    return launch
 
 
 def db(app):

@@ -10,30 +10,10 @@ from bridge.delivery.models import DeliveryAttempt, OutboxItem
 from bridge.ledger.models import LedgerEntry
 from bridge.tenancy.models import Registration, User
 from connectors.fake import FakeConnector
-from tests.integration.conftest import sandbox_launch, session_token
+from tests.integration.conftest import Member
 
 DISCUSSION = "/api/v1/discussion"
 COMPLETIONS = "/api/v1/completions"
-
-
-class Member:
-    def __init__(self, client, token: str) -> None:
-        self.client, self.token = client, token
-
-    def call(self, method: str, path: str, **kwargs):
-        return self.client.open(
-            path, method=method, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
-        )
-
-
-@pytest.fixture
-def member(client, browser, live):
-    def launch(user: str, course: str = "bio101") -> Member:
-        status, text = sandbox_launch(browser, live, course, user, "discussion")
-        assert status == 200, text
-        return Member(client, session_token(text))
-
-    return launch
 
 
 @pytest.fixture(autouse=True)

@@ -8,32 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.events import ActivityEvent
-from tests.integration.conftest import sandbox_launch, session_token
+from tests.integration.conftest import Member
 from widgets.discussion.models import Post, PostRevision, Thread
 
 API = "/api/v1/discussion"
 
 
-class Member:
-    """A launched user: their bearer token against the app's test client."""
-
-    def __init__(self, client, token: str) -> None:
-        self.client, self.token = client, token
-
-    def call(self, method: str, path: str, **kwargs):
-        return self.client.open(
-            API + path, method=method, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
-        )
-
-
 @pytest.fixture
-def member(client, browser, live):
-    def launch(user: str, course: str = "bio101") -> Member:
-        status, text = sandbox_launch(browser, live, course, user, "discussion")
-        assert status == 200, text
-        return Member(client, session_token(text))
-
-    return launch
+def member_base() -> str:
+    return API
 
 
 def start_thread(member: Member, title: str = "Osmosis?", body: str = "How does **osmosis** work?"):

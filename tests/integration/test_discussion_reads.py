@@ -5,20 +5,11 @@ from __future__ import annotations
 import base64
 import uuid
 
-import pytest
-
-from tests.integration.conftest import sandbox_launch, session_token
-from tests.integration.test_discussion_api import Member, opening_post, start_thread
-
-
-@pytest.fixture
-def member(client, browser, live):
-    def launch(user: str, course: str = "bio101") -> Member:
-        status, text = sandbox_launch(browser, live, course, user, "discussion")
-        assert status == 200, text
-        return Member(client, session_token(text))
-
-    return launch
+from tests.integration.test_discussion_api import (
+    member_base,  # noqa: F401 - the fixture: paths below the discussion API
+    opening_post,
+    start_thread,
+)
 
 
 def test_thread_list_names_an_anonymous_author_only_to_them_and_moderators(member):

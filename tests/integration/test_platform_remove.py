@@ -13,7 +13,6 @@ from bridge.tenancy.models import Deployment, Registration
 from lti.sandbox.platform import DEPLOYMENT_ID
 from tests.integration.test_completions import (
     COMPLETIONS,
-    member,  # noqa: F401 - the fixture
     post_threads,
     sandbox_issuer,
 )
@@ -44,7 +43,7 @@ def complete_one(launch, runner, db_session, *target: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("target", [[], ["--deployment-id", DEPLOYMENT_ID]])
 def test_platform_remove_refuses_cleanly_when_its_deployments_have_completions(
-    member,  # noqa: F811 - the fixture
+    member,
     runner,
     db_session,
     target,
@@ -68,7 +67,7 @@ def test_platform_remove_refuses_cleanly_when_its_deployments_have_completions(
 
 
 def test_platform_remove_turns_a_late_integrity_error_into_the_same_refusal(
-    member,  # noqa: F811 - the fixture
+    member,
     runner,
     db_session,
     monkeypatch,
